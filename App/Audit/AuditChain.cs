@@ -1,0 +1,217 @@
+using System.Buffers;
+using System.Data;
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace AgentSpace.Audit;
+
+/// <summary>
+/// The hash chain over an <c>audit_events</c> table: appends serialized per table by a transaction-scoped
+/// advisory lock, and verification that names the first row that does not fit.
+/// </summary>
+public static class AuditChain
+{
+    private const int LockClass = 0x41554454; // "AUDT"
+    private static readonly byte[] Genesis = new byte[32];
+    private static readonly string[] SecretKeyParts = ["token", "password", "secret", "key", "cookie", "authorization"];
+
+    /// <summary>Appends one event inside the caller's open transaction and returns it.</summary>
+    /// <param name="table">"audit_events" (a tenant's, through search_path) or "platform.audit_events".</param>
+    public static async Task<AuditEvent> AppendAsync(DbConnection connection, DbTransaction transaction, string table, AuditEntry entry, DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var lockScope = table.Contains('.', StringComparison.Ordinal) ? $"'{table}'" : "current_schema()";
+        await using (var lockCmd = Command(connection, transaction, $"select pg_advisory_xact_lock({LockClass}, hashtext({lockScope}))"))
+        {
+            await lockCmd.ExecuteNonQueryAsync(ct);
+        }
+
+        long lastSeq = 0;
+        var prevHash = Genesis;
+        await using (var last = Command(connection, transaction, $"select seq, hash from {table} order by seq desc limit 1"))
+        await using (var reader = await last.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct))
+            {
+                lastSeq = reader.GetInt64(0);
+                prevHash = (byte[])reader.GetValue(1);
+            }
+        }
+
+        var ticks = now.UtcTicks;
+        var occurredAt = new DateTime(ticks - (ticks % 10), DateTimeKind.Utc); // PostgreSQL keeps microseconds
+        var details = SerializeDetails(entry.Details);
+        var seq = lastSeq + 1;
+        var hash = ComputeHash(prevHash, seq, occurredAt, entry.ActorId, entry.ActorEmail, entry.Action, entry.Target, entry.Outcome, entry.Ip, details);
+
+        await using (var insert = Command(connection, transaction,
+            $"insert into {table} (seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details, prev_hash, hash) " +
+            "values (@seq, @at, @actor, @email, @action, @target, @outcome, @ip, @details, @prev, @hash)"))
+        {
+            Add(insert, "seq", seq);
+            Add(insert, "at", occurredAt);
+            Add(insert, "actor", entry.ActorId);
+            Add(insert, "email", entry.ActorEmail);
+            Add(insert, "action", entry.Action);
+            Add(insert, "target", entry.Target);
+            Add(insert, "outcome", entry.Outcome);
+            Add(insert, "ip", entry.Ip);
+            ((NpgsqlCommand)insert).Parameters.Add(new NpgsqlParameter("details", NpgsqlDbType.Json) { Value = details });
+            Add(insert, "prev", prevHash);
+            Add(insert, "hash", hash);
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        return new AuditEvent
+        {
+            Seq = seq,
+            OccurredAt = occurredAt,
+            ActorId = entry.ActorId,
+            ActorEmail = entry.ActorEmail,
+            Action = entry.Action,
+            Target = entry.Target,
+            Outcome = entry.Outcome,
+            Ip = entry.Ip,
+            Details = details,
+            PrevHash = prevHash,
+            Hash = hash,
+        };
+    }
+
+    /// <summary>Walks the chain in order; reports the first row whose sequence, link or hash is wrong.</summary>
+    public static async Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, string table, CancellationToken ct)
+    {
+        await using var cmd = Command(connection, transaction,
+            $"select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash, hash from {table} order by seq");
+        await using var reader = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
+        long expectedSeq = 1;
+        var prevHash = Genesis;
+        long checkedRows = 0;
+        while (await reader.ReadAsync(ct))
+        {
+            var seq = reader.GetInt64(0);
+            var occurredAt = DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc);
+            Guid? actorId = reader.IsDBNull(2) ? null : reader.GetGuid(2);
+            var actorEmail = reader.IsDBNull(3) ? null : reader.GetString(3);
+            var action = reader.GetString(4);
+            var target = reader.IsDBNull(5) ? null : reader.GetString(5);
+            var outcome = reader.GetString(6);
+            var ip = reader.IsDBNull(7) ? null : reader.GetString(7);
+            var details = reader.GetString(8);
+            var storedPrev = (byte[])reader.GetValue(9);
+            var storedHash = (byte[])reader.GetValue(10);
+
+            if (seq != expectedSeq)
+            {
+                return AuditVerification.Broken(checkedRows, expectedSeq, $"row {expectedSeq} is missing (next row is {seq})");
+            }
+            if (!CryptographicOperations.FixedTimeEquals(storedPrev, prevHash))
+            {
+                return AuditVerification.Broken(checkedRows, seq, $"row {seq} does not link to row {seq - 1}");
+            }
+            var hash = ComputeHash(prevHash, seq, occurredAt, actorId, actorEmail, action, target, outcome, ip, details);
+            if (!CryptographicOperations.FixedTimeEquals(storedHash, hash))
+            {
+                return AuditVerification.Broken(checkedRows, seq, $"row {seq} was altered after it was written");
+            }
+            prevHash = storedHash;
+            expectedSeq++;
+            checkedRows++;
+        }
+        return AuditVerification.Intact(checkedRows, checkedRows == 0 ? null : Convert.ToHexStringLower(prevHash));
+    }
+
+    public static byte[] ComputeHash(byte[] prevHash, long seq, DateTime occurredAt, Guid? actorId, string? actorEmail,
+        string action, string? target, string outcome, string? ip, string details)
+    {
+        ArgumentNullException.ThrowIfNull(prevHash);
+        var buffer = new ArrayBufferWriter<byte>(512);
+        buffer.Write(prevHash);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            // Canonical form: a JSON array in a fixed order.
+            w.WriteStartArray();
+            w.WriteNumberValue(seq);
+            w.WriteStringValue(occurredAt.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            if (actorId is { } id) { w.WriteStringValue(id.ToString("D")); } else { w.WriteNullValue(); }
+            WriteNullable(w, actorEmail);
+            w.WriteStringValue(action);
+            WriteNullable(w, target);
+            w.WriteStringValue(outcome);
+            WriteNullable(w, ip);
+            w.WriteStringValue(details);
+            w.WriteEndArray();
+        }
+        return SHA256.HashData(buffer.WrittenSpan);
+    }
+
+    /// <summary>Details as compact JSON with sorted keys; values under secret-looking keys are redacted.</summary>
+    public static string SerializeDetails(IReadOnlyDictionary<string, string?>? details)
+    {
+        if (details is null || details.Count == 0)
+        {
+            return "{}";
+        }
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var (key, value) in details.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                w.WritePropertyName(key);
+                if (value is null)
+                {
+                    w.WriteNullValue();
+                }
+                else
+                {
+                    w.WriteStringValue(IsSecretKey(key) ? "[redacted]" : Truncate(value, 500));
+                }
+            }
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static bool IsSecretKey(string key) =>
+        SecretKeyParts.Any(part => key.Contains(part, StringComparison.OrdinalIgnoreCase));
+
+    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max] + "…";
+
+    private static void WriteNullable(Utf8JsonWriter w, string? value)
+    {
+        if (value is null) { w.WriteNullValue(); } else { w.WriteStringValue(value); }
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+#pragma warning disable CA2100 // table names are two fixed literals chosen by the callers, never user input
+        cmd.CommandText = sql;
+#pragma warning restore CA2100
+        return cmd;
+    }
+
+    private static void Add(DbCommand cmd, string name, object? value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value ?? DBNull.Value;
+        cmd.Parameters.Add(p);
+    }
+}
+
+public sealed record AuditVerification(bool Ok, long CheckedRows, long? BrokenSeq, string Message, string? HeadHash)
+{
+    public static AuditVerification Intact(long rows, string? head) =>
+        new(true, rows, null, $"OK: {rows} event(s), chain unbroken", head);
+
+    public static AuditVerification Broken(long rows, long seq, string reason) =>
+        new(false, rows, seq, $"Broken at row {seq}: {reason}", null);
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text;
+using AgentSpace.Data;
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace AgentSpace.Audit;
+
+public sealed record AuditFilter(string? Actor = null, string? Action = null, DateOnly? From = null, DateOnly? To = null);
+
+public sealed record AuditPage(IReadOnlyList<AuditEvent> Items, int Total, int Page, int PageSize);
+
+/// <summary>Reading, exporting and verifying an organization's audit log: Admins and Owners only.</summary>
+public sealed class AuditService(OrganizationAccess access, TenantUnitOfWork tenants, AuditLog audit)
+{
+    public const int MaxPageSize = 200;
+
+    public async Task<AuditPage> SearchAsync(Actor actor, string slug, AuditFilter filter, int page, int pageSize, CancellationToken ct)
+    {
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
+        pageSize = Math.Clamp(pageSize, 1, MaxPageSize);
+        page = Math.Max(page, 1);
+        return await tenants.RunAsync(org.Schema, async (db, token) =>
+        {
+            var query = Apply(db.AuditEvents.AsNoTracking(), filter);
+            var total = await query.CountAsync(token);
+            var items = await query.OrderByDescending(e => e.Seq).Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(token);
+            return new AuditPage(items, total, page, pageSize);
+        }, ct);
+    }
+
+    public async Task<IReadOnlyList<string>> ActionsAsync(Actor actor, string slug, CancellationToken ct)
+    {
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
+        return await tenants.RunAsync(org.Schema, (db, token) =>
+            db.AuditEvents.AsNoTracking().Select(e => e.Action).Distinct().OrderBy(a => a).ToListAsync(token), ct);
+    }
+
+    /// <summary>Returns one event by sequence number; a non-member asking gets not-found.</summary>
+    public async Task<AuditEvent?> GetAsync(Actor actor, string slug, long seq, CancellationToken ct)
+    {
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
+        return await tenants.RunAsync(org.Schema, (db, token) => db.AuditEvents.AsNoTracking().FirstOrDefaultAsync(e => e.Seq == seq, token), ct);
+    }
+
+    /// <summary>CSV of every matching event (oldest first); the export itself is audited.</summary>
+    public async Task<string> ExportCsvAsync(Actor actor, string slug, AuditFilter filter, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.export", ct);
+        return await tenants.RunAsync(org.Schema, async (db, token) =>
+        {
+            var rows = await Apply(db.AuditEvents.AsNoTracking(), filter).OrderBy(e => e.Seq).ToListAsync(token);
+            var sb = new StringBuilder("seq,occurred_at_utc,actor_email,actor_id,action,target,outcome,ip,details,hash\n");
+            foreach (var e in rows)
+            {
+                sb.AppendJoin(',',
+                    e.Seq.ToString(CultureInfo.InvariantCulture),
+                    e.OccurredAt.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+                    Csv(e.ActorEmail), Csv(e.ActorId?.ToString()), Csv(e.Action), Csv(e.Target), Csv(e.Outcome), Csv(e.Ip), Csv(e.Details),
+                    Convert.ToHexStringLower(e.Hash)).Append('\n');
+            }
+            await audit.AppendAsync(db, new AuditEntry(AuditActions.AuditExported, AuditOutcome.Success, actor.UserId, actor.Email, "audit_events", actor.Ip,
+                new Dictionary<string, string?> { ["rows"] = rows.Count.ToString(CultureInfo.InvariantCulture) }), token);
+            return sb.ToString();
+        }, ct);
+    }
+
+    public async Task<AuditVerification> VerifyAsync(Actor actor, string slug, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.verify", ct);
+        var result = await audit.VerifyAsync(org.Schema, ct);
+        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.AuditVerified, result.Ok ? AuditOutcome.Success : AuditOutcome.Failure,
+            actor.UserId, actor.Email, "audit_events", actor.Ip, new Dictionary<string, string?> { ["result"] = result.Message }), ct);
+        return result;
+    }
+
+    private static IQueryable<AuditEvent> Apply(IQueryable<AuditEvent> query, AuditFilter filter)
+    {
+        if (!string.IsNullOrWhiteSpace(filter.Actor))
+        {
+            var actor = filter.Actor.Trim().ToLowerInvariant();
+            query = query.Where(e => e.ActorEmail != null && e.ActorEmail.Contains(actor));
+        }
+        if (!string.IsNullOrWhiteSpace(filter.Action))
+        {
+            query = query.Where(e => e.Action == filter.Action);
+        }
+        if (filter.From is { } from)
+        {
+            var start = from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+            query = query.Where(e => e.OccurredAt >= start);
+        }
+        if (filter.To is { } to)
+        {
+            var end = to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+            query = query.Where(e => e.OccurredAt < end);
+        }
+        return query;
+    }
+
+    /// <summary>Quotes a CSV field and defuses spreadsheet formulas.</summary>
+    public static string Csv(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+        if (value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        {
+            value = "'" + value;
+        }
+        return "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    }
+}

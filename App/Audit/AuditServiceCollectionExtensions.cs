@@ -1,0 +1,42 @@
+using System.Text;
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+
+namespace AgentSpace.Audit;
+
+public static class AuditServiceCollectionExtensions
+{
+    public static IServiceCollection AddAudit(this IServiceCollection services)
+    {
+        services.AddSingleton<AuditLog>();
+        services.AddScoped<AuditService>();
+        return services;
+    }
+
+    /// <summary>CSV export, behind the cookie and the Admin role.</summary>
+    public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/o/{slug}/audit/export.csv", async (string slug, string? actor, string? action, DateOnly? from, DateOnly? to, HttpContext http, AuditService audit) =>
+        {
+            var who = SessionService.ActorOf(http.User, AuthEndpoints.ClientIp(http));
+            if (who is null)
+            {
+                return Results.Unauthorized();
+            }
+            try
+            {
+                var csv = await audit.ExportCsvAsync(who, slug, new AuditFilter(actor, action, from, to), http.RequestAborted);
+                return Results.File(Encoding.UTF8.GetBytes(csv), "text/csv; charset=utf-8", $"audit-{slug}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.csv");
+            }
+            catch (OrgNotFoundException)
+            {
+                return Results.NotFound();
+            }
+            catch (OrgForbiddenException)
+            {
+                return Results.StatusCode(StatusCodes.Status403Forbidden);
+            }
+        }).RequireAuthorization();
+        return app;
+    }
+}

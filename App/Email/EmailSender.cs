@@ -1,0 +1,101 @@
+using System.Threading.Channels;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace AgentSpace.Email;
+
+public interface IEmailSender
+{
+    Task SendAsync(EmailMessage message, CancellationToken ct);
+}
+
+/// <summary>Sends through SMTP with MailKit when <c>Email:Smtp:Host</c> is set, otherwise writes .eml files to the pickup folder.</summary>
+public sealed class EmailSender(IOptions<EmailOptions> options, IHostEnvironment env, ILogger<EmailSender> logger) : IEmailSender
+{
+    public async Task SendAsync(EmailMessage message, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var o = options.Value;
+        using var mime = new MimeMessage();
+        mime.From.Add(MailboxAddress.Parse(o.From));
+        mime.To.Add(MailboxAddress.Parse(message.To));
+        mime.Subject = message.Subject;
+        mime.Body = new BodyBuilder { TextBody = message.TextBody, HtmlBody = message.HtmlBody }.ToMessageBody();
+
+        if (!string.IsNullOrWhiteSpace(o.Smtp.Host))
+        {
+            using var client = new SmtpClient();
+            await client.ConnectAsync(o.Smtp.Host, o.Smtp.Port, o.Smtp.UseStartTls ? SecureSocketOptions.StartTlsWhenAvailable : SecureSocketOptions.None, ct);
+            if (!string.IsNullOrEmpty(o.Smtp.Username))
+            {
+                await client.AuthenticateAsync(o.Smtp.Username, o.Smtp.Password, ct);
+            }
+            await client.SendAsync(mime, ct);
+            await client.DisconnectAsync(true, ct);
+            return;
+        }
+
+        var folder = Path.GetFullPath(o.PickupDirectory);
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Guid.NewGuid():N}.eml");
+        await mime.WriteToAsync(file, ct);
+        if (env.IsDevelopment())
+        {
+            // Development only: the whole message, link included, so a local user can sign in without a mail server.
+            logger.LogInformation("Email to {To} written to {File}:\n{Body}", message.To, file, message.TextBody);
+        }
+    }
+}
+
+/// <summary>
+/// Sends email off the request path, so a sign-in request takes the same time whether or not the
+/// address has an account, and a slow mail server never holds a page.
+/// </summary>
+public sealed class EmailQueue : BackgroundService
+{
+    private readonly Channel<EmailMessage> _channel = Channel.CreateBounded<EmailMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly IEmailSender _sender;
+    private readonly ILogger<EmailQueue> _logger;
+
+    public EmailQueue(IEmailSender sender, ILogger<EmailQueue> logger)
+    {
+        _sender = sender;
+        _logger = logger;
+    }
+
+    public bool Enqueue(EmailMessage message) => _channel.Writer.TryWrite(message);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await foreach (var message in _channel.Reader.ReadAllAsync(stoppingToken))
+        {
+            for (var attempt = 1; attempt <= 3; attempt++)
+            {
+                try
+                {
+                    await _sender.SendAsync(message, stoppingToken);
+                    break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _logger.LogWarning(ex, "Sending email failed (attempt {Attempt} of 3)", attempt);
+                    await Task.Delay(TimeSpan.FromSeconds(attempt), stoppingToken);
+                }
+            }
+        }
+    }
+}
+
+public static class EmailServiceCollectionExtensions
+{
+    public static IServiceCollection AddEmail(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<EmailOptions>(configuration.GetSection(EmailOptions.Section));
+        services.AddSingleton<IEmailSender, EmailSender>();
+        services.AddSingleton<EmailQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmailQueue>());
+        return services;
+    }
+}

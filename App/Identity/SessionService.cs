@@ -1,0 +1,95 @@
+using System.Security.Claims;
+using AgentSpace.Audit;
+using AgentSpace.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace AgentSpace.Identity;
+
+/// <summary>Server-side sessions behind the cookie: sign-out, sign-out-everywhere and suspension end them for good.</summary>
+public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory, AuditLog audit, TimeProvider clock)
+{
+    public const string SessionClaim = "sid";
+
+    public async Task<ClaimsPrincipal> StartAsync(AppUser user, string? ip, string? userAgent, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var session = new UserSession
+        {
+            Id = Guid.NewGuid(),
+            UserId = user.Id,
+            CreatedAt = clock.GetUtcNow(),
+            Ip = ip,
+            UserAgent = userAgent is { Length: > 400 } ? userAgent[..400] : userAgent,
+        };
+        await using (var db = await factory.CreateDbContextAsync(ct))
+        {
+            db.Sessions.Add(session);
+            await db.SaveChangesAsync(ct);
+        }
+        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInSucceeded, AuditOutcome.Success, user.Id, user.Email, Ip: ip), ct);
+        var identity = new ClaimsIdentity(
+        [
+            new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
+            new Claim(ClaimTypes.Name, user.Email!),
+            new Claim(ClaimTypes.Email, user.Email!),
+            new Claim(SessionClaim, session.Id.ToString()),
+        ], "MagicLink");
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>True while the session is open and its account is not suspended.</summary>
+    public async Task<bool> IsActiveAsync(ClaimsPrincipal principal, CancellationToken ct)
+    {
+        if (!TryRead(principal, out var userId, out var sessionId))
+        {
+            return false;
+        }
+        await using var db = await factory.CreateDbContextAsync(ct);
+        return await db.Sessions.AsNoTracking()
+            .Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null)
+            .Join(db.Users, s => s.UserId, u => u.Id, (s, u) => u)
+            .AnyAsync(u => u.SuspendedAt == null, ct);
+    }
+
+    public async Task EndAsync(ClaimsPrincipal principal, string? ip, CancellationToken ct)
+    {
+        if (!TryRead(principal, out var userId, out var sessionId))
+        {
+            return;
+        }
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow();
+        await db.Sessions.Where(s => s.Id == sessionId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOut, AuditOutcome.Success, userId, principal.FindFirstValue(ClaimTypes.Email), Ip: ip), ct);
+    }
+
+    public async Task<int> EndAllAsync(Guid userId, string? email, string? ip, CancellationToken ct)
+    {
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow();
+        var ended = await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOutEverywhere, AuditOutcome.Success, userId, email, Ip: ip,
+            Details: new Dictionary<string, string?> { ["sessions"] = ended.ToString(System.Globalization.CultureInfo.InvariantCulture) }), ct);
+        return ended;
+    }
+
+    /// <summary>Suspends an account; its sessions stop validating at once.</summary>
+    public async Task SuspendAsync(Guid userId, CancellationToken ct)
+    {
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow();
+        await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(s => s.SetProperty(u => u.SuspendedAt, now), ct);
+    }
+
+    public static bool TryRead(ClaimsPrincipal? principal, out Guid userId, out Guid sessionId)
+    {
+        sessionId = Guid.Empty;
+        return Guid.TryParse(principal?.FindFirstValue(ClaimTypes.NameIdentifier), out userId)
+            & Guid.TryParse(principal?.FindFirstValue(SessionClaim), out sessionId);
+    }
+
+    public static Actor? ActorOf(ClaimsPrincipal? principal, string? ip) =>
+        TryRead(principal, out var userId, out _) && principal!.FindFirstValue(ClaimTypes.Email) is { } email
+            ? new Actor(userId, email, ip)
+            : null;
+}

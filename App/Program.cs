@@ -1,0 +1,50 @@
+using AgentSpace.Admin;
+using AgentSpace.Audit;
+using AgentSpace.Components;
+using AgentSpace.Data;
+using AgentSpace.Email;
+using AgentSpace.Hosting;
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+using MudBlazor.Services;
+
+var adminCommand = AdminCommands.IsAdminCommand(args);
+var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
+
+builder.Services.AddData(builder.Configuration);
+builder.Services.AddEmail(builder.Configuration);
+builder.Services.AddAudit();
+builder.Services.AddMagicLinkIdentity(builder.Configuration);
+builder.Services.AddTenancy();
+builder.Services.AddMudServices();
+builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+
+var app = builder.Build();
+
+if (adminCommand)
+{
+    return await AdminCommands.RunAsync(args, app.Services, Console.Out, Console.Error);
+}
+
+if (!app.Environment.IsDevelopment())
+{
+    app.UseExceptionHandler("/error", createScopeForErrors: true);
+    app.UseHsts();
+}
+app.UseSecurityHeaders();
+app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+app.UseSameOriginBlazorHub();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseAntiforgery();
+
+app.MapStaticAssets();
+app.MapAuthEndpoints();
+app.MapAuditEndpoints();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+await app.RunAsync();
+return 0;
+
+/// <summary>Entry point; public so integration tests can host it.</summary>
+public partial class Program;
