@@ -53,12 +53,20 @@ public class AppServices : IAsyncLifetime
         services.AddSingleton<TimeProvider>(Clock);
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         await _provider.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(CancellationToken.None);
+        foreach (var hosted in _provider.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
     }
 
     public async Task DisposeAsync()
     {
         if (_provider is not null)
         {
+            foreach (var hosted in _provider.GetServices<IHostedService>())
+            {
+                await hosted.StopAsync(CancellationToken.None);
+            }
             await _provider.DisposeAsync();
         }
         if (_database is not null)

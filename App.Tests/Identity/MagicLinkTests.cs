@@ -1,0 +1,208 @@
+using System.Text.RegularExpressions;
+using AgentSpace.Data;
+using AgentSpace.Identity;
+using AgentSpace.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace AgentSpace.Tests.Identity;
+
+public sealed partial class MagicLinkTests(AppServices app) : IClassFixture<AppServices>
+{
+    private const string BaseUrl = "https://agentspace.test";
+
+    private static string NewEmail() => $"user-{Guid.NewGuid():N}@example.com";
+
+    private Task<MagicLinkRequestResult> RequestAsync(string email, string? ip = null) =>
+        app.WithAsync<MagicLinkService, MagicLinkRequestResult>(s => s.RequestAsync(email, ip ?? RandomIp(), BaseUrl, null, default));
+
+    private Task<RedeemResult> RedeemAsync(string email, string token) =>
+        app.WithAsync<MagicLinkService, RedeemResult>(s => s.RedeemAsync(email, token, "192.0.2.1", default));
+
+    private static string RandomIp() => $"10.{Random.Shared.Next(256)}.{Random.Shared.Next(256)}.{Random.Shared.Next(1, 255)}";
+
+    private readonly HashSet<string> _readMail = [];
+
+    /// <summary>Reads the token from the next unread email actually written for <paramref name="email"/>.</summary>
+    private async Task<string> TokenFromMailAsync(string email)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (Directory.Exists(app.MailFolder))
+            {
+                foreach (var file in Directory.GetFiles(app.MailFolder, "*.eml").Where(f => !_readMail.Contains(f)).Order(StringComparer.Ordinal))
+                {
+                    using var message = await MimeMessage.LoadAsync(file);
+                    if (message.To.Mailboxes.Any(m => m.Address == email) && TokenPattern().Match(message.TextBody ?? "") is { Success: true } m)
+                    {
+                        _readMail.Add(file);
+                        return m.Groups[1].Value;
+                    }
+                }
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"No sign-in email for {email}");
+    }
+
+    [Fact]
+    public async Task Redeem_ValidToken_SignsInAndCreatesAccountOnce()
+    {
+        var email = NewEmail();
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(email));
+        var result = await RedeemAsync(email, await TokenFromMailAsync(email));
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal(email, result.User!.Email);
+
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(email));
+        var again = await RedeemAsync(email, await TokenFromMailAsync(email));
+        Assert.True(again.Ok);
+        Assert.Equal(result.User.Id, again.User!.Id);
+    }
+
+    [Fact]
+    public async Task Redeem_TokenUsedTwice_Fails()
+    {
+        var email = NewEmail();
+        await RequestAsync(email);
+        var token = await TokenFromMailAsync(email);
+        Assert.True((await RedeemAsync(email, token)).Ok);
+        var second = await RedeemAsync(email, token);
+        Assert.False(second.Ok);
+        Assert.Null(second.User);
+    }
+
+    [Fact]
+    public async Task Redeem_ExpiredToken_Fails()
+    {
+        var email = NewEmail();
+        await RequestAsync(email);
+        var token = await TokenFromMailAsync(email);
+        app.Clock.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(1));
+        Assert.False((await RedeemAsync(email, token)).Ok);
+    }
+
+    [Fact]
+    public async Task Redeem_WithinFifteenMinutes_Succeeds()
+    {
+        var email = NewEmail();
+        await RequestAsync(email);
+        var token = await TokenFromMailAsync(email);
+        app.Clock.Advance(TimeSpan.FromMinutes(14));
+        Assert.True((await RedeemAsync(email, token)).Ok);
+    }
+
+    [Fact]
+    public async Task Redeem_AnotherEmailsToken_Fails()
+    {
+        var victim = NewEmail();
+        var attacker = NewEmail();
+        await RequestAsync(victim);
+        var token = await TokenFromMailAsync(victim);
+        var result = await RedeemAsync(attacker, token);
+        Assert.False(result.Ok);
+        // And no account was made for the attacker's address.
+        await using var db = await app.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync();
+        Assert.False(await db.Users.AnyAsync(u => u.Email == attacker));
+    }
+
+    [Fact]
+    public async Task Redeem_GuessedToken_Fails()
+    {
+        var email = NewEmail();
+        await RequestAsync(email);
+        Assert.False((await RedeemAsync(email, new string('A', 43))).Ok);
+    }
+
+    [Fact]
+    public async Task Request_TokenStoredOnlyAsHash()
+    {
+        var email = NewEmail();
+        await RequestAsync(email);
+        var token = await TokenFromMailAsync(email);
+        await using var db = await app.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync();
+        var row = await db.SignInTokens.SingleAsync(t => t.Email == email);
+        Assert.Equal(OpaqueToken.Hash(token), row.TokenHash);
+        Assert.Equal(32, Convert.FromBase64String(Base64UrlToBase64(token)).Length); // 256 bits
+        var raw = await app.Database.ScalarAsAdminAsync<long>($"select count(*) from platform.sign_in_tokens where position('{token}'::bytea in token_hash) > 0");
+        Assert.Equal(0, raw);
+    }
+
+    [Fact]
+    public async Task Request_SameEmailTooOften_IsRateLimited()
+    {
+        var email = NewEmail();
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(email));
+        }
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync(email));
+        app.Clock.Advance(TimeSpan.FromMinutes(16));
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(email));
+    }
+
+    [Fact]
+    public async Task Request_SameIpTooOften_IsRateLimited()
+    {
+        var ip = RandomIp();
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(NewEmail(), ip));
+        }
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync(NewEmail(), ip));
+    }
+
+    [Fact]
+    public async Task Request_KnownAndUnknownEmail_GetTheSameAnswer()
+    {
+        var known = NewEmail();
+        await app.CreateUserAsync(known);
+        var unknown = NewEmail();
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(known));
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(unknown));
+        // Both get a working link: there is no observable difference in the answer or the email.
+        Assert.NotEmpty(await TokenFromMailAsync(known));
+        Assert.NotEmpty(await TokenFromMailAsync(unknown));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not-an-email")]
+    [InlineData("a@b")]
+    [InlineData("a@b.com, c@d.com")]
+    [InlineData("a b@c.com")]
+    public async Task Request_InvalidEmail_IsRejectedAndNothingStored(string email)
+    {
+        Assert.Equal(MagicLinkRequestResult.InvalidEmail, await RequestAsync(email));
+        await using var db = await app.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync();
+        Assert.False(await db.SignInTokens.AnyAsync(t => t.Email == email));
+    }
+
+    [Fact]
+    public async Task Redeem_SuspendedAccount_Fails()
+    {
+        var email = NewEmail();
+        var actor = await app.CreateUserAsync(email);
+        await app.WithAsync<SessionService>(s => s.SuspendAsync(actor.UserId, default));
+        await RequestAsync(email);
+        var result = await RedeemAsync(email, await TokenFromMailAsync(email));
+        Assert.False(result.Ok);
+    }
+
+    [Theory]
+    [InlineData("/orgs", true)]
+    [InlineData("//evil.example/x", false)]
+    [InlineData("/\\evil.example", false)]
+    [InlineData("https://evil.example/", false)]
+    public void IsLocalReturnUrl_RejectsOpenRedirects(string url, bool expected) =>
+        Assert.Equal(expected, MagicLinkService.IsLocalReturnUrl(url));
+
+    private static string Base64UrlToBase64(string s)
+    {
+        var b = s.Replace('-', '+').Replace('_', '/');
+        return b.PadRight(b.Length + ((4 - (b.Length % 4)) % 4), '=');
+    }
+
+    [GeneratedRegex(@"token=([A-Za-z0-9_\-]{43})")]
+    private static partial Regex TokenPattern();
+}
