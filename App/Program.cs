@@ -17,6 +17,7 @@ builder.Services.AddAudit();
 builder.Services.AddMagicLinkIdentity(builder.Configuration);
 builder.Services.AddTenancy();
 builder.Services.AddMudServices();
+builder.Services.AddAppComponents();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 
 var app = builder.Build();

@@ -40,7 +40,9 @@ public sealed class EmailSender(IOptions<EmailOptions> options, IHostEnvironment
         var folder = Path.GetFullPath(o.PickupDirectory);
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Guid.NewGuid():N}.eml");
-        await mime.WriteToAsync(file, ct);
+        // Written under another name, then renamed: a reader of *.eml never sees half a message.
+        await mime.WriteToAsync(file + ".partial", ct);
+        File.Move(file + ".partial", file);
         if (env.IsDevelopment())
         {
             // Development only: the whole message, link included, so a local user can sign in without a mail server.

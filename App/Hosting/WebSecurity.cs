@@ -31,6 +31,11 @@ public static class WebSecurity
         {
             if (context.Request.Path.StartsWithSegments("/_blazor", StringComparison.OrdinalIgnoreCase) && !IsSameOrigin(context))
             {
+                // No status-code page re-execution: the answer is a bare 403.
+                if (context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
+                {
+                    pages.Enabled = false;
+                }
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
                 return;
             }

@@ -1,0 +1,104 @@
+using System.Globalization;
+using AgentSpace.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace AgentSpace.E2E.Infrastructure;
+
+/// <summary>
+/// One test class's world: a fresh database, App.dll migrated and running against it with mail going
+/// to a pickup folder, and a headless Chromium. Each user gets their own browser context (own cookies).
+/// </summary>
+public sealed class RunningApp : IAsyncLifetime
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly string[] ChromiumArgs =
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ];
+
+    private TestDatabase? _database;
+    private AppProcess? _app;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-e2e-mail-" + Guid.NewGuid().ToString("N"));
+
+    public Mailbox Mailbox => new(MailFolder);
+
+    public Uri BaseUrl => App.BaseUrl;
+
+    public AppProcess App => _app ?? throw new InvalidOperationException("Not initialized");
+
+    public TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized");
+
+    private IBrowser Browser => _browser ?? throw new InvalidOperationException("Not initialized");
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync();
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Default"] = _database.AppConnectionString,
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["Email__PickupDirectory"] = MailFolder,
+            // Every sign-in of a run comes from 127.0.0.1.
+            ["SignIn__MaxRequestsPerIp"] = "1000",
+        };
+        await AppProcess.MigrateAsync(environment);
+        _app = await AppProcess.StartAsync(environment);
+
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException($"{ChromiumPath} is missing: apt-get install -y chromium");
+        }
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+        // Blazor Server re-renders over a WebSocket after each action: allow for a slow machine.
+        Assertions.SetDefaultExpectTimeout(10_000);
+    }
+
+    /// <summary>A new browser context (its own cookies: one signed-in user) and a page in it.</summary>
+    public async Task<IPage> NewUserPageAsync()
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = BaseUrl.ToString(),
+            Locale = "en-US",
+            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
+        });
+        context.SetDefaultTimeout(15_000);
+        return await context.NewPageAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.CloseAsync();
+        }
+        _playwright?.Dispose();
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+        if (Directory.Exists(MailFolder))
+        {
+            Directory.Delete(MailFolder, recursive: true);
+        }
+    }
+
+    /// <summary>A unique address per call, so tests in a class never share an account.</summary>
+    public static string NewEmail(string who) =>
+        string.Create(CultureInfo.InvariantCulture, $"{who}-{Guid.NewGuid().ToString("N")[..8]}@example.test");
+}

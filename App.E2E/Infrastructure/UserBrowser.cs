@@ -1,0 +1,69 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace AgentSpace.E2E.Infrastructure;
+
+/// <summary>One person at their own browser (own context, own cookies), doing what they would do.</summary>
+public sealed class UserBrowser
+{
+    private readonly RunningApp _app;
+    private readonly BlazorCircuit _circuit;
+
+    private UserBrowser(RunningApp app, IPage page, string email)
+    {
+        _app = app;
+        Page = page;
+        Email = email;
+        _circuit = BlazorCircuit.Watch(page);
+    }
+
+    public IPage Page { get; }
+
+    public string Email { get; }
+
+    public static async Task<UserBrowser> OpenAsync(RunningApp app, string email)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return new UserBrowser(app, await app.NewUserPageAsync(), email);
+    }
+
+    /// <summary>Asks for a sign-in link, opens it from the emailed message and confirms; ends on /orgs.</summary>
+    public async Task SignInAsync(Screenshots shots)
+    {
+        ArgumentNullException.ThrowIfNull(shots);
+        await Page.GotoAsync("/signin");
+        await Page.GetByLabel("Email", new() { Exact = true }).FillAsync(Email);
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Send sign-in link" }).ClickAsync();
+        await Expect(Page.GetByText("Check your email")).ToBeVisibleAsync();
+        await shots.TakeAsync(Page, "check-your-email");
+
+        var mail = await _app.Mailbox.WaitForAsync(Email, "sign-in link");
+        var link = Mailbox.LinkStartingWith(mail, new Uri(_app.BaseUrl, "/auth/redeem?").ToString());
+        await Page.GotoAsync(link.ToString());
+        await shots.TakeAsync(Page, "redeem-link");
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
+        await Expect(Page).ToHaveURLAsync(PathPattern("/orgs"));
+        await _circuit.WaitUntilInteractiveAsync();
+    }
+
+    /// <summary>Full page load of an interactive page, then waits for its circuit.</summary>
+    public async Task GotoAsync(string pathAndQuery)
+    {
+        await Page.GotoAsync(pathAndQuery);
+        await _circuit.WaitUntilInteractiveAsync();
+    }
+
+    /// <summary>Fills a Blazor-bound input and leaves it, so its change event reaches the server.</summary>
+    public static async Task FillAsync(ILocator input, string value)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        await input.FillAsync(value);
+        await input.PressAsync("Tab");
+        await Expect(input).ToHaveValueAsync(value);
+    }
+
+    /// <summary>The page's URL is exactly <paramref name="path"/> (any query string or fragment aside).</summary>
+    public static Regex PathPattern(string path) =>
+        new("^https?://[^/]+" + Regex.Escape(path) + "/?([?#].*)?$", RegexOptions.CultureInvariant);
+}

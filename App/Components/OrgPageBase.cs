@@ -1,0 +1,148 @@
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+
+namespace AgentSpace.Components;
+
+/// <summary>
+/// Base for the <c>/o/{Slug}</c> pages: loads the organization for the signed-in member and turns the
+/// tenancy exceptions into page states (not found, forbidden) or messages, never stack traces.
+/// </summary>
+public abstract class OrgPageBase : ComponentBase, IDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private string? _loadedSlug;
+
+    [Parameter]
+    public string Slug { get; set; } = "";
+
+    [Inject]
+    protected ActorAccessor Actors { get; set; } = default!;
+
+    [Inject]
+    protected OrganizationService Organizations { get; set; } = default!;
+
+    [Inject]
+    protected CurrentOrgState OrgState { get; set; } = default!;
+
+    [Inject]
+    protected NavigationManager Navigation { get; set; } = default!;
+
+    [Inject]
+    protected ISnackbar Snackbar { get; set; } = default!;
+
+    [Inject]
+    protected IDialogService Dialogs { get; set; } = default!;
+
+    /// <summary>The organization as the signed-in member sees it; null until loaded or when not found.</summary>
+    protected OrgContext? Org { get; set; }
+
+    protected bool Loading { get; private set; } = true;
+
+    protected bool NotFound { get; private set; }
+
+    /// <summary>A page-level message (forbidden, refused by a rule) shown instead of the content.</summary>
+    protected string? PageError { get; set; }
+
+    /// <summary>Cancelled when the page goes away.</summary>
+    protected CancellationToken PageToken => _cts.Token;
+
+    protected override async Task OnParametersSetAsync()
+    {
+        if (_loadedSlug == Slug)
+        {
+            return;
+        }
+        _loadedSlug = Slug;
+        await ReloadAsync();
+    }
+
+    /// <summary>Loads (again) everything the page shows.</summary>
+    protected async Task ReloadAsync()
+    {
+        Loading = true;
+        NotFound = false;
+        PageError = null;
+        try
+        {
+            var actor = await Actors.GetAsync();
+            await LoadAsync(actor, PageToken);
+            if (Org is not null)
+            {
+                OrgState.Observe(Org);
+            }
+        }
+        catch (OrgNotFoundException)
+        {
+            Org = null;
+            NotFound = true;
+        }
+        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException)
+        {
+            PageError = ex.Message;
+        }
+        catch (OperationCanceledException) when (PageToken.IsCancellationRequested)
+        {
+            // The page was left while loading.
+        }
+        finally
+        {
+            Loading = false;
+        }
+    }
+
+    /// <summary>Loads the page's data and sets <see cref="Org"/>. The default loads only the organization.</summary>
+    protected virtual async Task LoadAsync(Actor actor, CancellationToken ct) =>
+        Org = await Organizations.GetAsync(actor, Slug, ct);
+
+    /// <summary>
+    /// Runs a user action. Rule and permission refusals become an error snackbar (their messages are
+    /// written for users); a vanished organization becomes the not-found state. True on success.
+    /// </summary>
+    protected async Task<bool> TryAsync(Func<Actor, CancellationToken, Task> action, string? successMessage = null)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        try
+        {
+            var actor = await Actors.GetAsync();
+            await action(actor, PageToken);
+            if (successMessage is not null)
+            {
+                Snackbar.Add(successMessage, Severity.Success);
+            }
+            return true;
+        }
+        catch (OrgNotFoundException)
+        {
+            Org = null;
+            NotFound = true;
+        }
+        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException)
+        {
+            Snackbar.Add(ex.Message, Severity.Error);
+        }
+        catch (OperationCanceledException) when (PageToken.IsCancellationRequested)
+        {
+        }
+        return false;
+    }
+
+    protected string OrgPath(string? rest = null) =>
+        "/o/" + Uri.EscapeDataString(Slug) + (string.IsNullOrEmpty(rest) ? "" : "/" + rest);
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _cts.Cancel();
+            _cts.Dispose();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using AgentSpace.Data;
+using AgentSpace.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+// Tenancy benchmarks on a fresh database of the local cluster (scripts/postgres.sh):
+//  1. provisioning one tenant (role + schema + migrations + grants), per tenant;
+//  2. `migrate` over 100 and over all tenants when they are up to date (what a deploy pays);
+//  3. the per-unit-of-work cost of set_config(role) + set_config(search_path) against the same
+//     transaction without it, interleaved so drift hits both alike.
+var tenants = ArgValue("--tenants", 1000);
+var iterations = ArgValue("--iterations", 5000);
+var inv = CultureInfo.InvariantCulture;
+
+await using var database = await TestDatabase.CreateAsync();
+var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["ConnectionStrings:Default"] = database.AppConnectionString,
+}).Build();
+var services = new ServiceCollection()
+    .AddLogging(b => b.SetMinimumLevel(LogLevel.Critical))
+    .AddData(configuration)
+    .BuildServiceProvider();
+var migrator = services.GetRequiredService<SchemaMigrator>();
+await migrator.MigratePlatformAsync(default);
+
+Console.WriteLine($"Provisioning {tenants} tenants...");
+var schemas = new List<TenantSchemaName>(tenants);
+var provision = new List<double>(tenants);
+for (var i = 0; i < tenants; i++)
+{
+    var schema = TenantSchemaName.NewRandom();
+    var sw = Stopwatch.StartNew();
+    await migrator.ProvisionTenantAsync(schema, default);
+    provision.Add(sw.Elapsed.TotalMilliseconds);
+    schemas.Add(schema);
+    if ((i + 1) % 100 == 0)
+    {
+        Console.WriteLine($"  {i + 1}/{tenants}");
+    }
+}
+
+async Task<double> MigrateAsync(int count)
+{
+    var sw = Stopwatch.StartNew();
+    foreach (var schema in schemas.Take(count))
+    {
+        await migrator.MigrateTenantAsync(schema, default);
+    }
+    return sw.Elapsed.TotalSeconds;
+}
+var migrate100 = await MigrateAsync(Math.Min(100, tenants));
+var migrateAll = await MigrateAsync(tenants);
+
+Console.WriteLine($"Unit-of-work overhead, {iterations} interleaved pairs...");
+var dataSource = services.GetRequiredService<NpgsqlDataSource>();
+var withScope = new List<double>(iterations);
+var without = new List<double>(iterations);
+var tenant = schemas[0];
+for (var i = 0; i < iterations + 200; i++)
+{
+    var a = await TimeTransactionAsync(dataSource, tenant, scoped: false);
+    var b = await TimeTransactionAsync(dataSource, tenant, scoped: true);
+    if (i >= 200) // warm-up
+    {
+        without.Add(a);
+        withScope.Add(b);
+    }
+}
+
+var report = string.Join('\n',
+[
+    $"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; PostgreSQL on 127.0.0.1 (scripts/postgres.sh)",
+    $"provision one tenant: median {Median(provision).ToString("F1", inv)} ms, p95 {P95(provision).ToString("F1", inv)} ms (n={tenants})",
+    $"migrate, 100 tenants up to date: {migrate100.ToString("F2", inv)} s ({(migrate100 * 1000 / Math.Min(100, tenants)).ToString("F1", inv)} ms/tenant)",
+    $"migrate, {tenants} tenants up to date: {migrateAll.ToString("F2", inv)} s ({(migrateAll * 1000 / tenants).ToString("F1", inv)} ms/tenant)",
+    $"unit of work, begin + select + commit: median {Median(without).ToString("F1", inv)} µs, p95 {P95(without).ToString("F1", inv)} µs",
+    $"unit of work with set_config(role, search_path): median {Median(withScope).ToString("F1", inv)} µs, p95 {P95(withScope).ToString("F1", inv)} µs",
+    $"overhead: median +{(Median(withScope) - Median(without)).ToString("F1", inv)} µs (ratio {(Median(withScope) / Median(without)).ToString("F2", inv)}x)",
+]);
+Console.WriteLine(report);
+var results = Path.Combine(TestDatabase.RepoRoot(), "bench", "results");
+Directory.CreateDirectory(results);
+await File.WriteAllTextAsync(Path.Combine(results, "tenancy-latest.txt"), report + "\n");
+return 0;
+
+static async Task<double> TimeTransactionAsync(NpgsqlDataSource dataSource, TenantSchemaName tenant, bool scoped)
+{
+    var sw = Stopwatch.StartNew();
+    await using var conn = await dataSource.OpenConnectionAsync();
+    await using var tx = await conn.BeginTransactionAsync();
+    if (scoped)
+    {
+        await using var set = new NpgsqlCommand("select set_config('role', @r, true), set_config('search_path', @p, true)", conn, tx);
+        set.Parameters.AddWithValue("r", tenant.Value);
+        set.Parameters.AddWithValue("p", tenant.Value + ", extensions");
+        await set.ExecuteNonQueryAsync();
+    }
+    await using (var query = new NpgsqlCommand("select now()", conn, tx))
+    {
+        await query.ExecuteScalarAsync();
+    }
+    await tx.CommitAsync();
+    return sw.Elapsed.TotalMicroseconds;
+}
+
+static double Median(List<double> xs) => Percentile(xs, 0.5);
+static double P95(List<double> xs) => Percentile(xs, 0.95);
+static double Percentile(List<double> xs, double p)
+{
+    var sorted = xs.Order().ToList();
+    return sorted[(int)Math.Min(sorted.Count - 1, Math.Round(p * (sorted.Count - 1)))];
+}
+
+int ArgValue(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+}
