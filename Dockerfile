@@ -1,0 +1,20 @@
+# AgentSpace web app. Build: docker build -t agentspace .
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props .editorconfig appsettings.json ./
+COPY App/App.csproj App/
+RUN dotnet restore App/App.csproj
+COPY App/ App/
+COPY migrations/ migrations/
+COPY wwwroot/ wwwroot/
+RUN dotnet publish App/App.csproj -c Release -o /out --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /out .
+ENV ASPNETCORE_URLS=http://+:8080 \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1
+USER app
+EXPOSE 8080
+# Applies migrations (platform, then every tenant), then serves.
+ENTRYPOINT ["sh", "-c", "dotnet App.dll migrate && exec dotnet App.dll"]
