@@ -14,7 +14,7 @@ var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
 builder.Services.AddData(builder.Configuration);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddAudit();
-builder.Services.AddMagicLinkIdentity(builder.Configuration);
+builder.Services.AddMagicLinkIdentity(builder.Configuration, builder.Environment.IsDevelopment());
 builder.Services.AddTenancy();
 builder.Services.AddMudServices();
 builder.Services.AddAppComponents();

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using AgentSpace.Tests.Infrastructure;
 
@@ -10,6 +12,8 @@ namespace AgentSpace.E2E.Infrastructure;
 /// <summary>
 /// App.dll run as a real process (as an operator runs it), from App/bin/&lt;the test build's Configuration&gt;/net10.0,
 /// with the repository root as working directory so it reads the real appsettings.json.
+/// It serves HTTPS only, with a throwaway self-signed certificate: the app's cookies are <c>__Host-</c>/Secure
+/// and its antiforgery refuses to issue tokens on plain HTTP, so sign-in cannot work over http://.
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
@@ -19,17 +23,24 @@ public sealed class AppProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly OutputLog _log;
 
-    private AppProcess(Process process, OutputLog log, Uri baseUrl)
+    private readonly string _certificateFolder;
+    private readonly string _certificateHash;
+
+    private AppProcess(Process process, OutputLog log, Uri baseUrl, string certificateFolder, string certificateHash)
     {
         _process = process;
         _log = log;
         BaseUrl = baseUrl;
+        _certificateFolder = certificateFolder;
+        _certificateHash = certificateHash;
     }
 
     public Uri BaseUrl { get; }
 
-    /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
-    public string Output => _log.ToString();
+    /// <summary>What the process wrote to stdout and stderr so far (the last part, when it is long).</summary>
+    public string Output => FullOutput is { Length: > 20_000 } all ? "…" + all[^20_000..] : FullOutput;
+
+    public string FullOutput => _log.ToString();
 
     public static string AppDll()
     {
@@ -63,10 +74,18 @@ public sealed class AppProcess : IAsyncDisposable
     /// <summary>Starts the app on a free loopback port and waits until GET /signin answers 200.</summary>
     public static async Task<AppProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
     {
-        var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        ArgumentNullException.ThrowIfNull(environment);
+        var baseUrl = new Uri($"https://127.0.0.1:{FreePort()}");
+        var certificateFolder = Path.Combine(Path.GetTempPath(), "agentspace-e2e-cert-" + Guid.NewGuid().ToString("N"));
+        var (certificatePath, password, hash) = CreateCertificate(certificateFolder);
+        var withCertificate = new Dictionary<string, string>(environment)
+        {
+            ["Kestrel__Certificates__Default__Path"] = certificatePath,
+            ["Kestrel__Certificates__Default__Password"] = password,
+        };
         var log = new OutputLog();
-        var process = Start(["--urls", baseUrl.ToString().TrimEnd('/')], environment, log);
-        var app = new AppProcess(process, log, baseUrl);
+        var process = Start(["--urls", baseUrl.ToString().TrimEnd('/')], withCertificate, log);
+        var app = new AppProcess(process, log, baseUrl, certificateFolder, hash);
         try
         {
             await app.WaitUntilReadyAsync();
@@ -81,7 +100,13 @@ public sealed class AppProcess : IAsyncDisposable
 
     private async Task WaitUntilReadyAsync()
     {
-        using var http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(10) };
+        using var handler = new HttpClientHandler
+        {
+            // Trust exactly the certificate this run made, nothing else.
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && certificate.GetCertHashString(HashAlgorithmName.SHA256) == _certificateHash,
+        };
+        using var http = new HttpClient(handler) { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(10) };
         var deadline = DateTime.UtcNow + StartTimeout;
         var last = "no answer";
         while (DateTime.UtcNow < deadline)
@@ -98,6 +123,11 @@ public sealed class AppProcess : IAsyncDisposable
                     return;
                 }
                 last = $"{(int)response.StatusCode} {response.StatusCode}";
+                if ((int)response.StatusCode >= 500)
+                {
+                    // Listening but broken: waiting longer will not help.
+                    break;
+                }
             }
             catch (HttpRequestException ex)
             {
@@ -109,7 +139,7 @@ public sealed class AppProcess : IAsyncDisposable
             }
             await Task.Delay(250);
         }
-        throw new TimeoutException($"GET {BaseUrl}signin did not answer 200 within {StartTimeout.TotalSeconds:F0} s (last: {last}). App output:\n{Output}");
+        throw new InvalidOperationException($"GET {BaseUrl}signin did not answer 200 within {StartTimeout.TotalSeconds:F0} s (last: {last}). App output:\n{Output}");
     }
 
     private static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, OutputLog log)
@@ -142,6 +172,24 @@ public sealed class AppProcess : IAsyncDisposable
         return process;
     }
 
+    /// <summary>A self-signed certificate for 127.0.0.1 and localhost, as a password-protected PFX for Kestrel.</summary>
+    private static (string Path, string Password, string Hash) CreateCertificate(string folder)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "app.pfx");
+        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx, password));
+        return (path, password, certificate.GetCertHashString(HashAlgorithmName.SHA256));
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -169,6 +217,10 @@ public sealed class AppProcess : IAsyncDisposable
         finally
         {
             _process.Dispose();
+            if (Directory.Exists(_certificateFolder))
+            {
+                Directory.Delete(_certificateFolder, recursive: true);
+            }
         }
     }
 

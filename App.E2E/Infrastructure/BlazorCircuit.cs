@@ -11,14 +11,15 @@ public sealed class BlazorCircuit
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
-    // The handshake answer, then the first render batch of the attached root components.
-    private const int FramesWhenInteractive = 2;
+    // No message either way for this long: the server has handled every event sent so far and rendered.
+    private static readonly TimeSpan QuietTime = TimeSpan.FromMilliseconds(300);
 
     private readonly IPage _page;
     private readonly Lock _lock = new();
     private IWebSocket? _socket;
-    private int _frames;
+    private bool _rendered;
     private bool _closed;
+    private DateTime _lastFrameAt;
 
     private BlazorCircuit(IPage page)
     {
@@ -32,16 +33,30 @@ public sealed class BlazorCircuit
             lock (_lock)
             {
                 _socket = socket;
-                _frames = 0;
+                _rendered = false;
                 _closed = false;
+                _lastFrameAt = DateTime.UtcNow;
             }
-            socket.FrameReceived += (_, _) =>
+            socket.FrameReceived += (_, frame) =>
+            {
+                // Once a render batch arrives, the root components are attached: their inputs and buttons work.
+                var rendered = frame.Binary is { } bytes && bytes.AsSpan().IndexOf("JS.RenderBatch"u8) >= 0;
+                lock (_lock)
+                {
+                    if (ReferenceEquals(_socket, socket))
+                    {
+                        _rendered |= rendered;
+                        _lastFrameAt = DateTime.UtcNow;
+                    }
+                }
+            };
+            socket.FrameSent += (_, _) =>
             {
                 lock (_lock)
                 {
                     if (ReferenceEquals(_socket, socket))
                     {
-                        _frames++;
+                        _lastFrameAt = DateTime.UtcNow;
                     }
                 }
             };
@@ -60,11 +75,20 @@ public sealed class BlazorCircuit
 
     public static BlazorCircuit Watch(IPage page) => new(page);
 
-    /// <summary>Waits until the page's circuit is connected and has rendered, then until the network is quiet.</summary>
-    public async Task WaitUntilInteractiveAsync()
+    /// <summary>Marks the current connection, before a full page load, so the wait that follows needs a new one.</summary>
+    public IWebSocket? Mark()
+    {
+        lock (_lock)
+        {
+            return _socket;
+        }
+    }
+
+    /// <summary>Waits until the page's circuit is connected and has rendered, then until it is quiet (every root component attached, first data loaded).</summary>
+    public async Task WaitUntilInteractiveAsync(IWebSocket? previous)
     {
         var deadline = DateTime.UtcNow + Timeout;
-        while (!IsInteractive())
+        while (!IsInteractive(previous))
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -72,14 +96,40 @@ public sealed class BlazorCircuit
             }
             await Task.Delay(50);
         }
-        await _page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        await WaitUntilIdleAsync();
     }
 
-    private bool IsInteractive()
+    /// <summary>
+    /// Waits until the circuit has been quiet for a moment, so the server has handled what was typed and its
+    /// re-render has reached the page. Needed where one field's change rewrites another (a suggested value).
+    /// </summary>
+    public async Task WaitUntilIdleAsync()
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            DateTime last;
+            lock (_lock)
+            {
+                last = _lastFrameAt;
+            }
+            if (DateTime.UtcNow - last >= QuietTime)
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The Blazor circuit of {_page.Url} did not go quiet within {Timeout.TotalSeconds:F0} s.");
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    private bool IsInteractive(IWebSocket? previous)
     {
         lock (_lock)
         {
-            return _socket is not null && !_closed && _frames >= FramesWhenInteractive;
+            return _socket is not null && !ReferenceEquals(_socket, previous) && !_closed && _rendered;
         }
     }
 }

@@ -25,7 +25,9 @@ public sealed class RunningApp : IAsyncLifetime
 
     public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-e2e-mail-" + Guid.NewGuid().ToString("N"));
 
-    public Mailbox Mailbox => new(MailFolder);
+    public Mailbox Mailbox { get; }
+
+    public RunningApp() => Mailbox = new Mailbox(MailFolder);
 
     public Uri BaseUrl => App.BaseUrl;
 
@@ -70,6 +72,8 @@ public sealed class RunningApp : IAsyncLifetime
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = BaseUrl.ToString(),
+            // The app's own throwaway self-signed certificate (see AppProcess).
+            IgnoreHTTPSErrors = true,
             Locale = "en-US",
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
         });
@@ -87,6 +91,9 @@ public sealed class RunningApp : IAsyncLifetime
         if (_app is not null)
         {
             await _app.DisposeAsync();
+            // Kept beside the screenshots: the server side of whatever a test saw.
+            var folder = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(folder, "app-output.log"), _app.FullOutput);
         }
         if (_database is not null)
         {

@@ -42,28 +42,37 @@ public sealed class UserBrowser
         var link = Mailbox.LinkStartingWith(mail, new Uri(_app.BaseUrl, "/auth/redeem?").ToString());
         await Page.GotoAsync(link.ToString());
         await shots.TakeAsync(Page, "redeem-link");
+        var previous = _circuit.Mark();
         await Page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await Expect(Page).ToHaveURLAsync(PathPattern("/orgs"));
-        await _circuit.WaitUntilInteractiveAsync();
+        await _circuit.WaitUntilInteractiveAsync(previous);
     }
 
     /// <summary>Full page load of an interactive page, then waits for its circuit.</summary>
     public async Task GotoAsync(string pathAndQuery)
     {
+        var previous = _circuit.Mark();
         await Page.GotoAsync(pathAndQuery);
-        await _circuit.WaitUntilInteractiveAsync();
+        await _circuit.WaitUntilInteractiveAsync(previous);
     }
 
-    /// <summary>Fills a Blazor-bound input and leaves it, so its change event reaches the server.</summary>
-    public static async Task FillAsync(ILocator input, string value)
+    /// <summary>
+    /// Fills a Blazor-bound input and leaves it (so a bind-on-change reaches the server), then waits for the
+    /// server's re-render: a late render caused by the previous field must not overwrite the next one.
+    /// </summary>
+    public async Task FillAsync(ILocator input, string value)
     {
         ArgumentNullException.ThrowIfNull(input);
         await input.FillAsync(value);
         await input.PressAsync("Tab");
+        await _circuit.WaitUntilIdleAsync();
         await Expect(input).ToHaveValueAsync(value);
     }
 
-    /// <summary>The page's URL is exactly <paramref name="path"/> (any query string or fragment aside).</summary>
+    /// <summary>
+    /// The page's URL is exactly <paramref name="path"/> (any query string or fragment aside). No RegexOptions:
+    /// Playwright passes the pattern to the browser and supports only the flags JavaScript has.
+    /// </summary>
     public static Regex PathPattern(string path) =>
-        new("^https?://[^/]+" + Regex.Escape(path) + "/?([?#].*)?$", RegexOptions.CultureInvariant);
+        new("^https?://[^/]+" + Regex.Escape(path) + "/?([?#].*)?$");
 }

@@ -74,6 +74,15 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
     }
 
     [Fact]
+    public async Task SignInPage_OverPlainHttpInDevelopment_Works()
+    {
+        // ./run.sh serves http://127.0.0.1:5080; the sign-in form must work there too.
+        using var browser = app.CreateBrowser("127.0.0.1", "http");
+        var response = await RequestLinkAsync(browser, NewEmail());
+        Assert.Equal("/signin/sent", response.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
     public async Task Unauthenticated_ProtectedPage_RedirectsToSignIn()
     {
         using var browser = app.CreateBrowser();

@@ -46,8 +46,8 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
     }
 
     /// <summary>A client that keeps cookies itself (https base address, so Secure cookies flow) and does not follow redirects.</summary>
-    public BrowserLikeClient CreateBrowser(string host = "localhost") =>
-        new(CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false, BaseAddress = new Uri($"https://{host}") }));
+    public BrowserLikeClient CreateBrowser(string host = "localhost", string scheme = "https") =>
+        new(CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false, BaseAddress = new Uri($"{scheme}://{host}") }));
 
     public async Task<string> LinkFromMailAsync(string email, string pathPrefix, ISet<string>? alreadyRead = null)
     {

@@ -9,7 +9,7 @@ public static class IdentityServiceCollectionExtensions
 {
     public const string CookieName = "__Host-agentspace";
 
-    public static IServiceCollection AddMagicLinkIdentity(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddMagicLinkIdentity(this IServiceCollection services, IConfiguration configuration, bool development)
     {
         services.Configure<SignInOptions>(configuration.GetSection(SignInOptions.Section));
         services.Configure<AppOptions>(configuration.GetSection(AppOptions.Section));
@@ -42,9 +42,14 @@ public static class IdentityServiceCollectionExtensions
         services.AddAuthorization();
         services.AddAntiforgery(o =>
         {
-            o.Cookie.Name = "__Host-agentspace-af";
-            o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            // Antiforgery refuses to issue a Secure-only cookie on a plain-http request, so local
+            // development over http://127.0.0.1 gets an unprefixed cookie; everywhere else it is
+            // __Host- and Secure. (The session cookie stays __Host-/Secure: browsers accept Secure
+            // cookies from http://localhost and 127.0.0.1.)
+            o.Cookie.Name = development ? "agentspace-af" : "__Host-agentspace-af";
+            o.Cookie.SecurePolicy = development ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
             o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.HttpOnly = true;
         });
 
         services.AddCascadingAuthenticationState();

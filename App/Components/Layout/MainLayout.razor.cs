@@ -39,10 +39,15 @@ public sealed partial class MainLayout
     private IJSRuntime JS { get; set; } = default!;
 
     [Inject]
+    private ISnackbar Snackbar { get; set; } = default!;
+
+    [Inject]
     private ILogger<MainLayout> Logger { get; set; } = default!;
 
     protected override async Task OnInitializedAsync()
     {
+        // Bottom corner: messages should not cover the page's heading and first actions.
+        Snackbar.Configuration.PositionClass = Defaults.Classes.Position.BottomRight;
         AuthState.AuthenticationStateChanged += OnAuthenticationStateChanged;
         Navigation.LocationChanged += OnLocationChanged;
         OrgState.Changed += OnOrgsChanged;
