@@ -1,4 +1,5 @@
 using AgentSpace.Admin;
+using AgentSpace.Identity;
 using AgentSpace.Tests.Infrastructure;
 
 namespace AgentSpace.Tests.Admin;
@@ -75,6 +76,24 @@ public sealed class AdminCommandsTests(AppServices app) : IClassFixture<AppServi
             Assert.Equal(0, result.Code);
             Assert.Contains("Usage", result.Out, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task UserSuspend_EndsSessionsAndBlocksSignIn_ResumeLiftsIt()
+    {
+        var email = $"suspend-{Guid.NewGuid():N}@example.com";
+        var user = await app.CreateUserAsync(email);
+        var principal = await app.WithAsync<SessionService, System.Security.Claims.ClaimsPrincipal>(s =>
+            s.StartAsync(new AppUser { Id = user.UserId, Email = email }, null, null, default));
+        Assert.True(await app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(principal, default)));
+
+        Assert.Equal(0, (await RunAsync("user", "suspend", email)).Code);
+        Assert.False(await app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(principal, default)));
+        Assert.Equal(0, (await RunAsync("user", "resume", email)).Code);
+        // Resuming does not revive ended sessions: the user signs in again.
+        Assert.False(await app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(principal, default)));
+        Assert.Equal(1, (await RunAsync("user", "suspend", "nobody@example.com")).Code);
+        Assert.Equal(2, (await RunAsync("user", "suspend", "not-an-email")).Code);
     }
 
     [Fact]

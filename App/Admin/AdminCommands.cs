@@ -20,6 +20,8 @@ public static class AdminCommands
           tenant create <slug> --owner <email>  Create an organization owned by <email> (account created if new).
           tenant list                           List organizations with schema and member count.
           tenant delete <slug> --yes            Delete an organization: drops its schema, role and memberships.
+          user suspend <email>                  Suspend an account: no sign-in; open sessions end within seconds.
+          user resume <email>                   Lift a suspension.
           audit verify <slug>                   Verify an organization's audit hash chain.
           audit verify --platform               Verify the platform audit chain (sign-ins, deletions).
 
@@ -27,7 +29,7 @@ public static class AdminCommands
         """;
 
     public static bool IsAdminCommand(string[] args) =>
-        args.Length > 0 && args[0] is "migrate" or "tenant" or "audit" or "help" or "--help" or "-h";
+        args.Length > 0 && args[0] is "migrate" or "tenant" or "user" or "audit" or "help" or "--help" or "-h";
 
     public static async Task<int> RunAsync(string[] args, IServiceProvider services, TextWriter output, TextWriter error)
     {
@@ -52,6 +54,8 @@ public static class AdminCommands
                 ("tenant", "create") => await TenantCreateAsync(args, sp, output, error, ct),
                 ("tenant", "list") => await TenantListAsync(args, sp, output, ct),
                 ("tenant", "delete") => await TenantDeleteAsync(args, sp, output, error, ct),
+                ("user", "suspend") => await UserSuspendAsync(args, sp, output, error, suspend: true, ct),
+                ("user", "resume") => await UserSuspendAsync(args, sp, output, error, suspend: false, ct),
                 ("audit", "verify") => await AuditVerifyAsync(args, sp, output, error, ct),
                 _ => await UsageErrorAsync(error, $"Unknown command: {string.Join(' ', args.Take(2))}"),
             };
@@ -165,6 +169,32 @@ public static class AdminCommands
             return 1;
         }
         await output.WriteLineAsync($"Deleted {slug}.");
+        return 0;
+    }
+
+    private static async Task<int> UserSuspendAsync(string[] args, IServiceProvider sp, TextWriter output, TextWriter error, bool suspend, CancellationToken ct)
+    {
+        var verb = suspend ? "suspend" : "resume";
+        if (WantsHelp(args))
+        {
+            await output.WriteLineAsync($"Usage: App user {verb} <email>");
+            return 0;
+        }
+        var email = EmailAddress.Normalize(args.ElementAtOrDefault(2));
+        if (email is null)
+        {
+            return await UsageErrorAsync(error, $"user {verb} needs a valid <email>.");
+        }
+        await using var db = await sp.GetRequiredService<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(ct);
+        var normalized = email.ToUpperInvariant();
+        var userId = await db.Users.Where(u => u.NormalizedEmail == normalized).Select(u => (Guid?)u.Id).FirstOrDefaultAsync(ct);
+        var sessions = sp.GetRequiredService<SessionService>();
+        if (userId is null || !(suspend ? await sessions.SuspendAsync(userId.Value, ct) : await sessions.ResumeAsync(userId.Value, ct)))
+        {
+            await error.WriteLineAsync($"error: no account '{email}'.");
+            return 1;
+        }
+        await output.WriteLineAsync(suspend ? $"Suspended {email}; its open sessions end within seconds." : $"Resumed {email}.");
         return 0;
     }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
 using Microsoft.Extensions.Options;
 
 // DDL cannot take bind parameters. Every identifier placed in SQL here is a TenantSchemaName (checked
@@ -15,9 +17,22 @@ namespace AgentSpace.Data;
 /// </summary>
 public sealed partial class SchemaMigrator(
     IDbContextFactory<PlatformDbContext> platformFactory,
-    IDbContextFactory<TenantDbContext> tenantFactory,
+    NpgsqlDataSource dataSource,
     IOptions<DatabaseOptions> options)
 {
+    // Migration contexts get their own options (one set for all tenants): EF probes for the history
+    // table by letting a query fail, and that expected failure should not reach the app's error log.
+    // Real failures still throw and are reported by the caller.
+    private readonly DbContextOptions<PlatformDbContext> _platformMigrationOptions = new DbContextOptionsBuilder<PlatformDbContext>()
+        .UseNpgsql(dataSource, n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema))
+        .ConfigureWarnings(w => w.Ignore(RelationalEventId.CommandError))
+        .Options;
+
+    private readonly DbContextOptions<TenantDbContext> _tenantMigrationOptions = new DbContextOptionsBuilder<TenantDbContext>()
+        .UseNpgsql(dataSource)
+        .ConfigureWarnings(w => w.Ignore(RelationalEventId.CommandError))
+        .Options;
+
     private string OwnerRole
     {
         get
@@ -29,7 +44,7 @@ public sealed partial class SchemaMigrator(
 
     public async Task MigratePlatformAsync(CancellationToken ct)
     {
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
+        await using var db = new PlatformDbContext(_platformMigrationOptions);
         await db.Database.OpenConnectionAsync(ct);
         try
         {
@@ -57,8 +72,7 @@ public sealed partial class SchemaMigrator(
     public async Task<IReadOnlyList<string>> MigrateTenantAsync(TenantSchemaName tenant, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await using var db = await tenantFactory.CreateDbContextAsync(ct);
-        db.Scope = tenant;
+        await using var db = new TenantDbContext(_tenantMigrationOptions) { Scope = tenant };
         await db.Database.OpenConnectionAsync(ct);
         try
         {

@@ -73,12 +73,29 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         return ended;
     }
 
-    /// <summary>Suspends an account; its sessions stop validating at once.</summary>
-    public async Task SuspendAsync(Guid userId, CancellationToken ct)
+    /// <summary>Suspends an account: it cannot sign in, and its open sessions and circuits end at the next check.</summary>
+    public async Task<bool> SuspendAsync(Guid userId, CancellationToken ct) => await SetSuspendedAsync(userId, suspend: true, ct);
+
+    public async Task<bool> ResumeAsync(Guid userId, CancellationToken ct) => await SetSuspendedAsync(userId, suspend: false, ct);
+
+    private async Task<bool> SetSuspendedAsync(Guid userId, bool suspend, CancellationToken ct)
     {
         await using var db = await factory.CreateDbContextAsync(ct);
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return false;
+        }
         var now = clock.GetUtcNow();
-        await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(s => s.SetProperty(u => u.SuspendedAt, now), ct);
+        user.SuspendedAt = suspend ? now : null;
+        await db.SaveChangesAsync(ct);
+        if (suspend)
+        {
+            await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+        }
+        await audit.AppendPlatformAsync(new AuditEntry(suspend ? AuditActions.AccountSuspended : AuditActions.AccountResumed, AuditOutcome.Success,
+            ActorEmail: "operator", Target: user.Email), ct);
+        return true;
     }
 
     public static bool TryRead(ClaimsPrincipal? principal, out Guid userId, out Guid sessionId)
