@@ -14,7 +14,7 @@ var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
 builder.Services.AddData(builder.Configuration);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddAudit();
-builder.Services.AddMagicLinkIdentity(builder.Configuration, builder.Environment.IsDevelopment());
+builder.Services.AddMagicLinkIdentity(builder.Configuration);
 builder.Services.AddTenancy();
 builder.Services.AddMudServices();
 builder.Services.AddAppComponents();
@@ -35,6 +35,7 @@ if (!app.Environment.IsDevelopment())
 app.UseSecurityHeaders();
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 app.UseSameOriginBlazorHub();
+app.UseCookiePolicy();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

@@ -80,6 +80,14 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
         using var browser = app.CreateBrowser("127.0.0.1", "http");
         var response = await RequestLinkAsync(browser, NewEmail());
         Assert.Equal("/signin/sent", response.Headers.Location!.OriginalString);
+        // Even over http every cookie is __Host-, Secure and HttpOnly (browsers accept that from 127.0.0.1).
+        Assert.NotEmpty(browser.SetCookieHeaders);
+        Assert.All(browser.SetCookieHeaders, h =>
+        {
+            Assert.StartsWith("__Host-", h, StringComparison.Ordinal);
+            Assert.Contains("; secure", h.ToLowerInvariant(), StringComparison.Ordinal);
+            Assert.Contains("; httponly", h.ToLowerInvariant(), StringComparison.Ordinal);
+        });
     }
 
     [Fact]

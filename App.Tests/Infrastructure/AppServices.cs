@@ -48,7 +48,7 @@ public class AppServices : IAsyncLifetime
         services.AddData(configuration);
         services.AddEmail(configuration);
         services.AddAudit();
-        services.AddMagicLinkIdentity(configuration, development: false);
+        services.AddMagicLinkIdentity(configuration);
         services.AddTenancy();
         services.AddSingleton<TimeProvider>(Clock);
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });

@@ -9,7 +9,7 @@ public static class IdentityServiceCollectionExtensions
 {
     public const string CookieName = "__Host-agentspace";
 
-    public static IServiceCollection AddMagicLinkIdentity(this IServiceCollection services, IConfiguration configuration, bool development)
+    public static IServiceCollection AddMagicLinkIdentity(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<SignInOptions>(configuration.GetSection(SignInOptions.Section));
         services.Configure<AppOptions>(configuration.GetSection(AppOptions.Section));
@@ -27,6 +27,7 @@ public static class IdentityServiceCollectionExtensions
                 o.Cookie.Path = "/";
                 o.LoginPath = "/signin";
                 o.AccessDeniedPath = "/signin";
+                o.ReturnUrlParameter = "returnUrl";
                 o.ExpireTimeSpan = TimeSpan.FromHours(12);
                 o.SlidingExpiration = true;
                 o.Events.OnValidatePrincipal = async context =>
@@ -42,16 +43,21 @@ public static class IdentityServiceCollectionExtensions
         services.AddAuthorization();
         services.AddAntiforgery(o =>
         {
-            // Antiforgery refuses to issue a Secure-only cookie on a plain-http request, so local
-            // development over http://127.0.0.1 gets an unprefixed cookie; everywhere else it is
-            // __Host- and Secure. (The session cookie stays __Host-/Secure: browsers accept Secure
-            // cookies from http://localhost and 127.0.0.1.)
-            o.Cookie.Name = development ? "agentspace-af" : "__Host-agentspace-af";
-            o.Cookie.SecurePolicy = development ? CookieSecurePolicy.SameAsRequest : CookieSecurePolicy.Always;
+            // SameAsRequest only because antiforgery refuses to issue a Secure-only cookie on a
+            // plain-http request (local development on http://127.0.0.1); the cookie policy below
+            // marks it Secure anyway, which browsers accept from localhost and 127.0.0.1.
+            o.Cookie.Name = "__Host-agentspace-af";
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.Cookie.SameSite = SameSiteMode.Strict;
             o.Cookie.HttpOnly = true;
         });
-
+        // Every cookie the app sets is Secure (so __Host- names are valid) and at least SameSite=Lax.
+        services.AddCookiePolicy(o =>
+        {
+            o.Secure = CookieSecurePolicy.Always;
+            o.MinimumSameSitePolicy = SameSiteMode.Lax;
+            o.HttpOnly = Microsoft.AspNetCore.CookiePolicy.HttpOnlyPolicy.Always;
+        });
         services.AddCascadingAuthenticationState();
         services.AddScoped<AuthenticationStateProvider, SessionRevalidatingAuthenticationStateProvider>();
         services.AddScoped<CircuitRequestInfo>();

@@ -130,8 +130,8 @@ public sealed class MemberService(
         var now = clock.GetUtcNow();
         await using var db = await platformFactory.CreateDbContextAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var invitation = await db.Invitations.FromSqlInterpolated($"select * from platform.invitations where token_hash = {hash} for update")
-            .FirstOrDefaultAsync(ct);
+        var invitation = (await db.Invitations.FromSqlInterpolated($"select * from platform.invitations where token_hash = {hash} for update")
+            .ToListAsync(ct)).SingleOrDefault();
         if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null || invitation.ExpiresAt <= now)
         {
             throw new OrgRuleException("This invitation has expired, was revoked or was already used. Ask for a new one.");
@@ -174,11 +174,12 @@ public sealed class MemberService(
             throw new OrgRuleException("An organization needs at least one Owner. Make someone else Owner first.");
         }
         var oldRole = member.Role;
+        var target = await MemberEmailAsync(db, userId, ct);
         member.Role = newRole;
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRoleChanged, AuditOutcome.Success, actor.UserId, actor.Email, userId.ToString(), actor.Ip,
-            new Dictionary<string, string?> { ["from"] = oldRole.ToString(), ["to"] = newRole.ToString() }), ct);
+        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRoleChanged, AuditOutcome.Success, actor.UserId, actor.Email, target, actor.Ip,
+            new Dictionary<string, string?> { ["from"] = oldRole.ToString(), ["to"] = newRole.ToString(), ["user_id"] = userId.ToString() }), ct);
     }
 
     public async Task RemoveAsync(Actor actor, string slug, Guid userId, CancellationToken ct)
@@ -197,11 +198,12 @@ public sealed class MemberService(
         {
             throw new OrgRuleException("Only an Owner can remove an Owner.");
         }
+        var target = await MemberEmailAsync(db, userId, ct);
         db.Memberships.Remove(member);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRemoved, AuditOutcome.Success, actor.UserId, actor.Email, userId.ToString(), actor.Ip,
-            new Dictionary<string, string?> { ["role"] = member.Role.ToString() }), ct);
+        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRemoved, AuditOutcome.Success, actor.UserId, actor.Email, target, actor.Ip,
+            new Dictionary<string, string?> { ["role"] = member.Role.ToString(), ["user_id"] = userId.ToString() }), ct);
     }
 
     public async Task LeaveAsync(Actor actor, string slug, CancellationToken ct)
@@ -227,6 +229,9 @@ public sealed class MemberService(
         return await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == orgId && m.UserId == userId, ct)
             ?? throw new OrgRuleException("That person is not a member of this organization.");
     }
+
+    private static async Task<string> MemberEmailAsync(PlatformDbContext db, Guid userId, CancellationToken ct) =>
+        await db.Users.Where(u => u.Id == userId).Select(u => u.Email).FirstOrDefaultAsync(ct) ?? userId.ToString();
 
     private static Task<int> OwnerCountAsync(PlatformDbContext db, Guid orgId, CancellationToken ct) =>
         db.Memberships.CountAsync(m => m.OrganizationId == orgId && m.Role == OrgRole.Owner, ct);
