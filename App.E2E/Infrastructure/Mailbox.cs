@@ -13,10 +13,15 @@ public sealed partial class Mailbox(string folder)
     // A file this fresh may still be being written.
     private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(150);
 
+    // Messages already handed out: their links are single-use, so a later wait (the same user signing in
+    // again, in a second browser) must get the new message, not an older one still lying in the folder.
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
     public string Folder { get; } = folder;
 
     /// <summary>
-    /// Waits for the newest message to <paramref name="to"/> whose subject contains <paramref name="subjectContains"/>.
+    /// Waits for the newest message to <paramref name="to"/> whose subject contains <paramref name="subjectContains"/>
+    /// and that no earlier call returned (each message is read once, as in an inbox).
     /// Mail is sent off the request path, so it lands a moment after the page says it was sent.
     /// </summary>
     public async Task<ReceivedEmail> WaitForAsync(string to, string subjectContains)
@@ -26,7 +31,7 @@ public sealed partial class Mailbox(string folder)
         {
             var found = Directory.Exists(Folder)
                 ? new DirectoryInfo(Folder).GetFiles("*.eml")
-                    .Where(f => f.LastWriteTimeUtc < DateTime.UtcNow - SettleTime)
+                    .Where(f => f.LastWriteTimeUtc < DateTime.UtcNow - SettleTime && !IsRead(f.FullName))
                     .OrderByDescending(f => f.Name, StringComparer.Ordinal)
                     .Select(f => Load(f.FullName))
                     .FirstOrDefault(m => m is not null
@@ -35,6 +40,10 @@ public sealed partial class Mailbox(string folder)
                 : null;
             if (found is not null)
             {
+                lock (_read)
+                {
+                    _read.Add(found.File);
+                }
                 return found;
             }
             if (DateTime.UtcNow > deadline)
@@ -43,6 +52,14 @@ public sealed partial class Mailbox(string folder)
                 throw new TimeoutException($"No email to {to} with subject containing '{subjectContains}' in {Folder} within {WaitTimeout.TotalSeconds:F0} s. Files: {names}");
             }
             await Task.Delay(200);
+        }
+    }
+
+    private bool IsRead(string path)
+    {
+        lock (_read)
+        {
+            return _read.Contains(path);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.Playwright;
+using Npgsql;
 
 namespace AgentSpace.E2E.Infrastructure;
 
@@ -19,6 +20,7 @@ public sealed class RunningApp : IAsyncLifetime
     ];
 
     private TestDatabase? _database;
+    private readonly string _logName = $"{DateTime.UtcNow:HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
     private AppProcess? _app;
     private IPlaywright? _playwright;
     private IBrowser? _browser;
@@ -93,7 +95,7 @@ public sealed class RunningApp : IAsyncLifetime
             await _app.DisposeAsync();
             // Kept beside the screenshots: the server side of whatever a test saw.
             var folder = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(folder, "app-output.log"), _app.FullOutput);
+            await File.WriteAllTextAsync(Path.Combine(folder, $"app-output-{_logName}.log"), _app.FullOutput);
         }
         if (_database is not null)
         {
@@ -103,6 +105,37 @@ public sealed class RunningApp : IAsyncLifetime
         {
             Directory.Delete(MailFolder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs one statement as superuser on the app's database: what no page can do (suspend an account, tamper
+    /// with a row). Parameters are bound by name (<c>@email</c>), never spliced into the text.
+    /// </summary>
+    public async Task<int> ExecuteAsSuperuserAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var conn = new NpgsqlConnection(Database.AdminConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = Command(conn, sql, parameters);
+        return await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The first column of the first row, as superuser (see <see cref="ExecuteAsSuperuserAsync"/>); default when there is none.</summary>
+    public async Task<T?> ScalarAsSuperuserAsync<T>(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var conn = new NpgsqlConnection(Database.AdminConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = Command(conn, sql, parameters);
+        return await cmd.ExecuteScalarAsync() is T value ? value : default;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection conn, string sql, (string Name, object Value)[] parameters)
+    {
+        var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value);
+        }
+        return cmd;
     }
 
     /// <summary>A unique address per call, so tests in a class never share an account.</summary>

@@ -129,7 +129,7 @@ public sealed partial class MainLayout
             var state = await task;
             if (state.User.Identity?.IsAuthenticated != true)
             {
-                Navigation.NavigateTo("/signin", forceLoad: true);
+                Navigation.NavigateTo("/signin?signedout=ended", forceLoad: true);
             }
         });
 
