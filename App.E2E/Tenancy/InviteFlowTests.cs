@@ -22,7 +22,7 @@ public sealed class InviteFlowTests(RunningApp app, ITestOutputHelper output) : 
         var owner = await UserBrowser.OpenAsync(app, RunningApp.NewEmail("owner"));
         await owner.SignInAsync(shots);
         await shots.TakeAsync(owner.Page, "owner-orgs");
-        await CreateOrganizationAsync(owner, orgName, slug);
+        await owner.CreateOrganizationAsync(orgName, slug);
         await shots.TakeAsync(owner.Page, "org-created");
 
         var inviteeEmail = RunningApp.NewEmail("invitee");
@@ -55,7 +55,7 @@ public sealed class InviteFlowTests(RunningApp app, ITestOutputHelper output) : 
 
         var owner = await UserBrowser.OpenAsync(app, RunningApp.NewEmail("owner"));
         await owner.SignInAsync(shots);
-        await CreateOrganizationAsync(owner, orgName, slug);
+        await owner.CreateOrganizationAsync(orgName, slug);
         var invitedEmail = RunningApp.NewEmail("invited");
         await InviteAsync(owner, slug, invitedEmail);
 
@@ -73,18 +73,6 @@ public sealed class InviteFlowTests(RunningApp app, ITestOutputHelper output) : 
         await Expect(other.Page.GetByText("You are not in any organization yet.")).ToBeVisibleAsync();
         await Expect(other.Page.GetByText(orgName)).ToHaveCountAsync(0);
         await shots.TakeAsync(other.Page, "other-orgs-without-org");
-    }
-
-    private static async Task CreateOrganizationAsync(UserBrowser user, string name, string slug)
-    {
-        var page = user.Page;
-        await user.FillAsync(page.GetByLabel("Name", new() { Exact = true }), name);
-        // The address is suggested from the name as it is typed; replace it with ours.
-        await user.FillAsync(page.GetByLabel("Address", new() { Exact = true }), slug);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Create organization" }).ClickAsync();
-
-        await Expect(page).ToHaveURLAsync(UserBrowser.PathPattern($"/o/{slug}"));
-        await Expect(page.Locator("h1")).ToContainTextAsync(name);
     }
 
     private static async Task InviteAsync(UserBrowser owner, string slug, string email)

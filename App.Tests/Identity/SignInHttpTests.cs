@@ -35,6 +35,16 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
         });
     }
 
+    /// <summary>A copy of <paramref name="cookie"/> replayed from another client no longer gets in.</summary>
+    private async Task AssertCookieRejectedAsync(string cookie)
+    {
+        using var replay = app.CreateBrowser();
+        replay.Cookies[IdentityServiceCollectionExtensions.CookieName] = cookie;
+        var response = await replay.GetAsync("/orgs");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SignIn_ThroughEmailedLink_SetsHostPrefixedSecureHttpOnlyLaxCookie()
     {
@@ -66,11 +76,7 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
         Assert.NotEqual(first, second);
 
         // The earlier session was ended on the server: its cookie no longer works.
-        using var replay = app.CreateBrowser();
-        replay.Cookies[IdentityServiceCollectionExtensions.CookieName] = first;
-        var response = await replay.GetAsync("/orgs");
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        await AssertCookieRejectedAsync(first);
     }
 
     [Fact]
@@ -109,11 +115,7 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
         var signOut = await browser.PostFormAsync("/auth/signout", new Dictionary<string, string> { ["__RequestVerificationToken"] = af });
         Assert.Equal(HttpStatusCode.Redirect, signOut.StatusCode);
 
-        using var replay = app.CreateBrowser();
-        replay.Cookies[IdentityServiceCollectionExtensions.CookieName] = cookie;
-        var response = await replay.GetAsync("/orgs");
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        await AssertCookieRejectedAsync(cookie);
     }
 
     [Fact]
@@ -216,6 +218,12 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
 
         var noOrigin = new HttpRequestMessage(HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1");
         Assert.Equal(HttpStatusCode.Forbidden, (await browser.SendAsync(noOrigin)).StatusCode);
+
+        // The WebSocket handshake itself, from another site's page.
+        var ws = app.Server.CreateWebSocketClient();
+        ws.ConfigureRequest = r => r.Headers.Origin = "https://evil.example";
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => ws.ConnectAsync(new Uri("wss://localhost/_blazor?id=probe"), CancellationToken.None));
+        Assert.Contains("403", refused.Message, StringComparison.Ordinal);
 
         var same = new HttpRequestMessage(HttpMethod.Post, "/_blazor/negotiate?negotiateVersion=1");
         same.Headers.Add("Origin", "https://localhost");

@@ -67,7 +67,15 @@ public sealed class EmailQueue : BackgroundService
         _logger = logger;
     }
 
-    public bool Enqueue(EmailMessage message) => _channel.Writer.TryWrite(message);
+    public bool Enqueue(EmailMessage message)
+    {
+        if (_channel.Writer.TryWrite(message))
+        {
+            return true;
+        }
+        _logger.LogError("Email queue is full; a message was not sent");
+        return false;
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using AgentSpace.Audit;
 using AgentSpace.Data;
+using AgentSpace.Email;
+using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
@@ -8,11 +11,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-// Tenancy benchmarks on a fresh database of the local cluster (scripts/postgres.sh):
+// Foundation benchmarks on a fresh database of the local cluster (scripts/postgres.sh):
 //  1. provisioning one tenant (role + schema + migrations + grants), per tenant;
 //  2. `migrate` over 100 and over all tenants when they are up to date (what a deploy pays);
 //  3. the per-unit-of-work cost of set_config(role) + set_config(search_path) against the same
-//     transaction without it, interleaved so drift hits both alike.
+//     transaction without it, interleaved so drift hits both alike;
+//  4. a sign-in link request for an email that has an account against one that has none
+//     (the answers must not differ in time), interleaved.
 var tenants = ArgValue("--tenants", 1000);
 var iterations = ArgValue("--iterations", 5000);
 var inv = CultureInfo.InvariantCulture;
@@ -21,10 +26,17 @@ await using var database = await TestDatabase.CreateAsync();
 var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
 {
     ["ConnectionStrings:Default"] = database.AppConnectionString,
+    ["SignIn:MaxRequestsPerIp"] = "1000000",
+    ["Email:PickupDirectory"] = Path.Combine(Path.GetTempPath(), "agentspace-bench-mail-" + Guid.NewGuid().ToString("N")),
 }).Build();
 var services = new ServiceCollection()
     .AddLogging(b => b.SetMinimumLevel(LogLevel.Critical))
+    .AddSingleton<IConfiguration>(configuration)
+    .AddSingleton<Microsoft.Extensions.Hosting.IHostEnvironment>(new BenchEnvironment())
     .AddData(configuration)
+    .AddEmail(configuration)
+    .AddAudit()
+    .AddMagicLinkIdentity(configuration)
     .BuildServiceProvider();
 var migrator = services.GetRequiredService<SchemaMigrator>();
 await migrator.MigratePlatformAsync(default);
@@ -83,6 +95,30 @@ for (var i = 0; i < iterations + 200; i++)
     }
 }
 
+Console.WriteLine("Sign-in requests, known vs unknown email...");
+var signInRequests = ArgValue("--signin", 500);
+var known = new List<double>(signInRequests);
+var unknown = new List<double>(signInRequests);
+var platformUsers = services.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
+await using (var db = await platformUsers.CreateDbContextAsync())
+{
+    for (var i = 0; i < signInRequests + 50; i++)
+    {
+        db.Users.Add(AgentSpace.Identity.AppUser.Create($"known-{i}@bench.test", DateTimeOffset.UtcNow));
+    }
+    await db.SaveChangesAsync();
+}
+for (var i = 0; i < signInRequests + 50; i++)
+{
+    var k = await TimeSignInRequestAsync(services, $"known-{i}@bench.test");
+    var u = await TimeSignInRequestAsync(services, $"unknown-{i}@bench.test");
+    if (i >= 50)
+    {
+        known.Add(k);
+        unknown.Add(u);
+    }
+}
+
 var report = string.Join('\n',
 [
     $"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; PostgreSQL on 127.0.0.1 (scripts/postgres.sh)",
@@ -91,12 +127,24 @@ var report = string.Join('\n',
     $"unit of work, begin + select + commit: median {Median(without).ToString("F1", inv)} µs, p95 {P95(without).ToString("F1", inv)} µs",
     $"unit of work with set_config(role, search_path): median {Median(withScope).ToString("F1", inv)} µs, p95 {P95(withScope).ToString("F1", inv)} µs",
     $"overhead: median +{(Median(withScope) - Median(without)).ToString("F1", inv)} µs (ratio {(Median(withScope) / Median(without)).ToString("F2", inv)}x)",
+    $"sign-in link request, existing account: median {Median(known).ToString("F2", inv)} ms, p95 {P95(known).ToString("F2", inv)} ms (n={known.Count})",
+    $"sign-in link request, no account: median {Median(unknown).ToString("F2", inv)} ms, p95 {P95(unknown).ToString("F2", inv)} ms (ratio {(Median(unknown) / Median(known)).ToString("F2", inv)}x)",
 ]);
 Console.WriteLine(report);
 var results = Path.Combine(TestDatabase.RepoRoot(), "bench", "results");
 Directory.CreateDirectory(results);
-await File.WriteAllTextAsync(Path.Combine(results, "tenancy-latest.txt"), report + "\n");
+await File.WriteAllTextAsync(Path.Combine(results, "foundation-latest.txt"), report + "\n");
 return 0;
+
+static async Task<double> TimeSignInRequestAsync(IServiceProvider services, string email)
+{
+    await using var scope = services.CreateAsyncScope();
+    var links = scope.ServiceProvider.GetRequiredService<MagicLinkService>();
+    var sw = Stopwatch.StartNew();
+    var result = await links.RequestAsync(email, "198.51.100.9", "https://bench.test", null, default);
+    var elapsed = sw.Elapsed.TotalMilliseconds;
+    return result == MagicLinkRequestResult.Sent ? elapsed : throw new InvalidOperationException(result.ToString());
+}
 
 static async Task<double> TimeTransactionAsync(NpgsqlDataSource dataSource, TenantSchemaName tenant, bool scoped)
 {
@@ -130,4 +178,12 @@ int ArgValue(string name, int fallback)
 {
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+}
+
+internal sealed class BenchEnvironment : Microsoft.Extensions.Hosting.IHostEnvironment
+{
+    public string EnvironmentName { get; set; } = "Benchmark";
+    public string ApplicationName { get; set; } = "App";
+    public string ContentRootPath { get; set; } = AppContext.BaseDirectory;
+    public Microsoft.Extensions.FileProviders.IFileProvider ContentRootFileProvider { get; set; } = new Microsoft.Extensions.FileProviders.NullFileProvider();
 }
