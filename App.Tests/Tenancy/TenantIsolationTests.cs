@@ -54,6 +54,26 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
     }
 
     [Fact]
+    public async Task TenantRole_CannotReachPlatformOrPublicTables()
+    {
+        var (a, _) = await TwoTenantsAsync();
+        var platformTables = await app.Database.ScalarAsAdminAsync<long>("select count(*) from pg_tables where schemaname = 'platform'");
+        Assert.True(platformTables > 5);
+        foreach (var sql in new[]
+        {
+            "select * from platform.users",
+            "select * from platform.memberships",
+            "select * from platform.sign_in_tokens",
+            "insert into platform.audit_events default values",
+            "create table public.smuggled (x int)",
+        })
+        {
+            var ex = await Assert.ThrowsAsync<PostgresException>(() => RunAsRoleAsync(a.Schema.Value, sql));
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, ex.SqlState);
+        }
+    }
+
+    [Fact]
     public async Task LoginRole_WithoutRoleSwitch_CannotReadAnyTenantTable()
     {
         var (a, _) = await TwoTenantsAsync();
