@@ -11,6 +11,7 @@ using MudBlazor.Services;
 var adminCommand = AdminCommands.IsAdminCommand(args);
 var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
 
+builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddData(builder.Configuration);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddAudit();
@@ -27,6 +28,7 @@ if (adminCommand)
     return await AdminCommands.RunAsync(args, app.Services, Console.Out, Console.Error);
 }
 
+app.UseTrustedProxies(app.Configuration);
 if (!app.Environment.IsDevelopment())
 {
     app.UseExceptionHandler("/error", createScopeForErrors: true);
