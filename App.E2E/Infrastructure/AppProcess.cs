@@ -12,8 +12,8 @@ namespace AgentSpace.E2E.Infrastructure;
 /// <summary>
 /// App.dll run as a real process (as an operator runs it), from App/bin/&lt;the test build's Configuration&gt;/net10.0,
 /// with the repository root as working directory so it reads the real appsettings.json.
-/// It serves HTTPS only, with a throwaway self-signed certificate: the app's cookies are <c>__Host-</c>/Secure
-/// and its antiforgery refuses to issue tokens on plain HTTP, so sign-in cannot work over http://.
+/// By default it serves HTTPS with a throwaway self-signed certificate, as behind a real host name; with
+/// <c>https: false</c> it serves plain http://127.0.0.1 and no certificate, as <c>./run.sh</c> does for local development.
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
@@ -23,10 +23,11 @@ public sealed class AppProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly OutputLog _log;
 
-    private readonly string _certificateFolder;
-    private readonly string _certificateHash;
+    // Both null when serving plain HTTP.
+    private readonly string? _certificateFolder;
+    private readonly string? _certificateHash;
 
-    private AppProcess(Process process, OutputLog log, Uri baseUrl, string certificateFolder, string certificateHash)
+    private AppProcess(Process process, OutputLog log, Uri baseUrl, string? certificateFolder, string? certificateHash)
     {
         _process = process;
         _log = log;
@@ -71,20 +72,26 @@ public sealed class AppProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the app on a free loopback port and waits until GET /signin answers 200.</summary>
-    public static async Task<AppProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
+    /// <summary>
+    /// Starts the app on a free loopback port and waits until GET /signin answers 200: over HTTPS with a throwaway
+    /// certificate, or over plain HTTP with none when <paramref name="https"/> is false.
+    /// </summary>
+    public static async Task<AppProcess> StartAsync(IReadOnlyDictionary<string, string> environment, bool https = true)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        var baseUrl = new Uri($"https://127.0.0.1:{FreePort()}");
-        var certificateFolder = Path.Combine(Path.GetTempPath(), "agentspace-e2e-cert-" + Guid.NewGuid().ToString("N"));
-        var (certificatePath, password, hash) = CreateCertificate(certificateFolder);
-        var withCertificate = new Dictionary<string, string>(environment)
+        var baseUrl = new Uri($"{(https ? "https" : "http")}://127.0.0.1:{FreePort()}");
+        string? certificateFolder = null;
+        string? hash = null;
+        var appEnvironment = new Dictionary<string, string>(environment);
+        if (https)
         {
-            ["Kestrel__Certificates__Default__Path"] = certificatePath,
-            ["Kestrel__Certificates__Default__Password"] = password,
-        };
+            certificateFolder = Path.Combine(Path.GetTempPath(), "agentspace-e2e-cert-" + Guid.NewGuid().ToString("N"));
+            (var certificatePath, var password, hash) = CreateCertificate(certificateFolder);
+            appEnvironment["Kestrel__Certificates__Default__Path"] = certificatePath;
+            appEnvironment["Kestrel__Certificates__Default__Password"] = password;
+        }
         var log = new OutputLog();
-        var process = Start(["--urls", baseUrl.ToString().TrimEnd('/')], withCertificate, log);
+        var process = Start(["--urls", baseUrl.ToString().TrimEnd('/')], appEnvironment, log);
         var app = new AppProcess(process, log, baseUrl, certificateFolder, hash);
         try
         {
@@ -217,7 +224,7 @@ public sealed class AppProcess : IAsyncDisposable
         finally
         {
             _process.Dispose();
-            if (Directory.Exists(_certificateFolder))
+            if (_certificateFolder is not null && Directory.Exists(_certificateFolder))
             {
                 Directory.Delete(_certificateFolder, recursive: true);
             }

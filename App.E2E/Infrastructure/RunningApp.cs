@@ -8,8 +8,9 @@ namespace AgentSpace.E2E.Infrastructure;
 /// <summary>
 /// One test class's world: a fresh database, App.dll migrated and running against it with mail going
 /// to a pickup folder, and a headless Chromium. Each user gets their own browser context (own cookies).
+/// Served over HTTPS unless a derived fixture says otherwise (<see cref="PlainHttpRunningApp"/>).
 /// </summary>
-public sealed class RunningApp : IAsyncLifetime
+public class RunningApp : IAsyncLifetime
 {
     private const string ChromiumPath = "/usr/bin/chromium";
 
@@ -39,6 +40,9 @@ public sealed class RunningApp : IAsyncLifetime
 
     private IBrowser Browser => _browser ?? throw new InvalidOperationException("Not initialized");
 
+    /// <summary>False: plain http://127.0.0.1 without a certificate, as <c>./run.sh</c> serves it.</summary>
+    protected virtual bool UseHttps => true;
+
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync();
@@ -51,7 +55,7 @@ public sealed class RunningApp : IAsyncLifetime
             ["SignIn__MaxRequestsPerIp"] = "1000",
         };
         await AppProcess.MigrateAsync(environment);
-        _app = await AppProcess.StartAsync(environment);
+        _app = await AppProcess.StartAsync(environment, UseHttps);
 
         if (!File.Exists(ChromiumPath))
         {
@@ -74,8 +78,8 @@ public sealed class RunningApp : IAsyncLifetime
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = BaseUrl.ToString(),
-            // The app's own throwaway self-signed certificate (see AppProcess).
-            IgnoreHTTPSErrors = true,
+            // The app's own throwaway self-signed certificate (see AppProcess); nothing to ignore over plain HTTP.
+            IgnoreHTTPSErrors = UseHttps,
             Locale = "en-US",
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
         });
