@@ -189,6 +189,23 @@ public sealed partial class MagicLinkTests(AppServices app) : IClassFixture<AppS
         Assert.False(result.Ok);
     }
 
+    [Fact]
+    public async Task Housekeeping_DeletesExpiredTokensAfterADay_KeepsFreshOnes()
+    {
+        var old = NewEmail();
+        await RequestAsync(old);
+        app.Clock.Advance(TimeSpan.FromDays(1) + TimeSpan.FromMinutes(20));
+        var fresh = NewEmail();
+        await RequestAsync(fresh);
+
+        var (tokens, _) = await app.WithAsync<SignInHousekeeping, (int, int)>(h => h.PurgeAsync(default));
+        Assert.True(tokens >= 1);
+        await using var db = await app.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync();
+        Assert.False(await db.SignInTokens.AnyAsync(t => t.Email == old));
+        Assert.True(await db.SignInTokens.AnyAsync(t => t.Email == fresh));
+        Assert.True((await RedeemAsync(fresh, await TokenFromMailAsync(fresh))).Ok);
+    }
+
     [Theory]
     [InlineData("/orgs", true)]
     [InlineData("//evil.example/x", false)]

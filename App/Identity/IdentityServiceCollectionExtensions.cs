@@ -64,6 +64,8 @@ public static class IdentityServiceCollectionExtensions
         services.AddScoped<ActorAccessor>();
         services.AddScoped<MagicLinkService>();
         services.AddScoped<SessionService>();
+        services.AddSingleton<SignInHousekeeping>();
+        services.AddHostedService<SignInHousekeepingService>();
         return services;
     }
 }
