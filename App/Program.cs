@@ -10,6 +10,11 @@ using MudBlazor.Services;
 
 var adminCommand = AdminCommands.IsAdminCommand(args);
 var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
+if (adminCommand)
+{
+    // Admin commands report database errors themselves, in one line.
+    builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None);
+}
 
 builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddData(builder.Configuration);
@@ -26,6 +31,13 @@ var app = builder.Build();
 if (adminCommand)
 {
     return await AdminCommands.RunAsync(args, app.Services, Console.Out, Console.Error);
+}
+
+// Development brings the database up to date by itself, so `dotnet run --project App` right after
+// scripts/postgres.sh just works. Elsewhere migrations are an explicit step (`App migrate`).
+if (app.Configuration.GetValue("Database:MigrateOnStartup", app.Environment.IsDevelopment()))
+{
+    await app.Services.GetRequiredService<SchemaMigrator>().MigrateAllAsync(progress: null, CancellationToken.None);
 }
 
 app.UseTrustedProxies(app.Configuration);

@@ -65,6 +65,11 @@ public static class AdminCommands
             await error.WriteLineAsync("error: " + ex.Message);
             return 1;
         }
+        catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UndefinedTable && args[0] != "migrate")
+        {
+            await error.WriteLineAsync("error: the database has not been migrated yet. Run: App migrate");
+            return 1;
+        }
         catch (Npgsql.NpgsqlException ex)
         {
             await error.WriteLineAsync("error: database: " + ex.Message);
