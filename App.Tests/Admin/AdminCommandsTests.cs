@@ -1,4 +1,7 @@
 using AgentSpace.Admin;
+using AgentSpace.Data;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using AgentSpace.Identity;
 using AgentSpace.Tests.Infrastructure;
 
@@ -94,6 +97,23 @@ public sealed class AdminCommandsTests(AppServices app) : IClassFixture<AppServi
         Assert.False(await app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(principal, default)));
         Assert.Equal(1, (await RunAsync("user", "suspend", "nobody@example.com")).Code);
         Assert.Equal(2, (await RunAsync("user", "suspend", "not-an-email")).Code);
+    }
+
+    [Fact]
+    public async Task AnyCommand_OnUnmigratedDatabase_SaysToMigrate()
+    {
+        await using var empty = await TestDatabase.CreateAsync();
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Default"] = empty.AppConnectionString }).Build();
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddData(configuration)
+            .BuildServiceProvider();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await AdminCommands.RunAsync(["tenant", "list"], services, output, error);
+        Assert.Equal(1, code);
+        Assert.Equal("error: the database has not been migrated yet. Run: App migrate", error.ToString().Trim());
     }
 
     [Fact]
