@@ -13,7 +13,9 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /out .
 ENV ASPNETCORE_URLS=http://+:8080 \
-    DOTNET_CLI_TELEMETRY_OPTOUT=1
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    DataProtection__KeysDirectory=/app/keys
+RUN mkdir -p /app/keys && chown app /app/keys
 USER app
 EXPOSE 8080
 # Applies migrations (platform, then every tenant), then serves.

@@ -17,6 +17,7 @@ if (adminCommand)
 }
 
 builder.Services.AddTrustedProxies(builder.Configuration);
+builder.Services.AddAppDataProtection(builder.Configuration);
 builder.Services.AddData(builder.Configuration);
 builder.Services.AddEmail(builder.Configuration);
 builder.Services.AddAudit();

@@ -25,6 +25,7 @@ public static class AuditActions
     public const string SignInFailed = "signin.failed";
     public const string SignOut = "signout";
     public const string SignOutEverywhere = "signout.everywhere";
+    public const string SignOutSession = "signout.session";
     public const string AccountSuspended = "account.suspended";
     public const string AccountResumed = "account.resumed";
     public const string OrgCreated = "org.created";

@@ -6,6 +6,8 @@ using Microsoft.EntityFrameworkCore;
 namespace AgentSpace.Identity;
 
 /// <summary>Server-side sessions behind the cookie: sign-out, sign-out-everywhere and suspension end them for good.</summary>
+public sealed record SessionRow(Guid Id, DateTimeOffset CreatedAt, string? Ip, string? UserAgent, bool Current);
+
 public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory, AuditLog audit, TimeProvider clock)
 {
     public const string SessionClaim = "sid";
@@ -61,6 +63,37 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         var now = clock.GetUtcNow();
         await db.Sessions.Where(s => s.Id == sessionId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
         await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOut, AuditOutcome.Success, userId, principal.FindFirstValue(ClaimTypes.Email), Ip: ip), ct);
+    }
+
+    /// <summary>The signed-in account's open sessions, newest first; the caller's own is marked.</summary>
+    public async Task<IReadOnlyList<SessionRow>> ListOpenAsync(ClaimsPrincipal principal, CancellationToken ct)
+    {
+        if (!TryRead(principal, out var userId, out var current))
+        {
+            return [];
+        }
+        await using var db = await factory.CreateDbContextAsync(ct);
+        return await db.Sessions.AsNoTracking()
+            .Where(s => s.UserId == userId && s.RevokedAt == null)
+            .OrderByDescending(s => s.CreatedAt)
+            .Select(s => new SessionRow(s.Id, s.CreatedAt, s.Ip, s.UserAgent, s.Id == current))
+            .ToListAsync(ct);
+    }
+
+    /// <summary>Ends one of the caller's own sessions (another browser or device). Another account's session id does nothing.</summary>
+    public async Task<bool> EndOneAsync(ClaimsPrincipal principal, Guid sessionId, string? ip, CancellationToken ct)
+    {
+        if (!TryRead(principal, out var userId, out _))
+        {
+            return false;
+        }
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var now = clock.GetUtcNow();
+        var ended = await db.Sessions.Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOutSession, ended == 1 ? AuditOutcome.Success : AuditOutcome.Denied,
+            userId, principal.FindFirstValue(ClaimTypes.Email), sessionId.ToString(), ip), ct);
+        return ended == 1;
     }
 
     public async Task<int> EndAllAsync(Guid userId, string? email, string? ip, CancellationToken ct)
