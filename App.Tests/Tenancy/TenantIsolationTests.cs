@@ -2,6 +2,7 @@ using AgentSpace.Data;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -170,6 +171,18 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
         var parts = after.Split('|');
         Assert.Equal("app_login", parts[0]);
         Assert.DoesNotContain(a.Schema.Value, parts[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnitsOfWork_ForDifferentTenants_ShareOneModelAndOptions()
+    {
+        var (a, b) = await TwoTenantsAsync();
+        var uow = app.Get<TenantUnitOfWork>();
+        var (modelA, optionsA) = await uow.RunAsync(a.Schema, (db, _) => Task.FromResult((db.Model, db.GetService<IDbContextOptions>())), default);
+        var (modelB, optionsB) = await uow.RunAsync(b.Schema, (db, _) => Task.FromResult((db.Model, db.GetService<IDbContextOptions>())), default);
+        // One model and one options instance (so one EF internal service provider) for every tenant.
+        Assert.Same(modelA, modelB);
+        Assert.Same(optionsA, optionsB);
     }
 
     [Fact]
