@@ -32,6 +32,9 @@ public sealed class AdminCommandsTests(AppServices app) : IClassFixture<AppServi
         var verify = await RunAsync("audit", "verify", slug);
         Assert.Equal(0, verify.Code);
         Assert.StartsWith("OK", verify.Out, StringComparison.Ordinal);
+        var head = verify.Out.Split('\n').Single(l => l.StartsWith("head: ", StringComparison.Ordinal))["head: ".Length..].Trim();
+        Assert.Equal(0, (await RunAsync("audit", "verify", slug, "--expect-head", head)).Code);
+        Assert.Equal(2, (await RunAsync("audit", "verify", slug, "--expect-head", "not-a-head")).Code);
 
         var migrate = await RunAsync("migrate");
         Assert.Equal(0, migrate.Code);

@@ -3,6 +3,7 @@ using AgentSpace.Data;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
+using Npgsql;
 
 namespace AgentSpace.Tests.Audit;
 
@@ -138,6 +139,87 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
         var csv = await app.WithAsync<AuditService, string>(s => s.ExportCsvAsync(owner, org.Slug, new AuditFilter(Action: "filter.me"), default));
         Assert.Equal(8, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // header + 7
         Assert.StartsWith("seq,occurred_at_utc,", csv, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_ChainRewrittenWithFreshHashes_IsCaughtOnlyAgainstARecordedHead()
+    {
+        var (_, org) = await OrgAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await AppendAsync(org.Schema, "test.event");
+        }
+        var log = app.Get<AuditLog>();
+        var recorded = (await log.VerifyAsync(org.Schema, default)).Head!;
+
+        // A superuser who edits row 2 and recomputes every hash after it leaves a self-consistent chain...
+        await using (var conn = new NpgsqlConnection(app.Database.AdminConnectionString))
+        {
+            await conn.OpenAsync();
+            await RewriteFromAsync(conn, org.Schema.Value, 2, "forged.action");
+        }
+        Assert.True((await log.VerifyAsync(org.Schema, default)).Ok);
+        // ...which the head recorded earlier (outside the database) exposes.
+        var pinned = await log.VerifyAsync(org.Schema, default, recorded);
+        Assert.False(pinned.Ok);
+        Assert.Equal(recorded.Seq, pinned.BrokenSeq);
+    }
+
+    [Fact]
+    public async Task Verify_NewestRowsRemoved_IsCaughtAgainstARecordedHead()
+    {
+        var (_, org) = await OrgAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await AppendAsync(org.Schema, "test.event");
+        }
+        var log = app.Get<AuditLog>();
+        var recorded = (await log.VerifyAsync(org.Schema, default)).Head!;
+        await app.Database.ExecuteAsAdminAsync($"delete from \"{org.Schema.Value}\".audit_events where seq >= 4");
+
+        Assert.True((await log.VerifyAsync(org.Schema, default)).Ok); // a shorter chain is still a valid chain
+        var pinned = await log.VerifyAsync(org.Schema, default, recorded);
+        Assert.False(pinned.Ok);
+        Assert.Contains("removed", pinned.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_LaterAppends_StillMatchARecordedHead()
+    {
+        var (_, org) = await OrgAsync();
+        var log = app.Get<AuditLog>();
+        var recorded = (await log.VerifyAsync(org.Schema, default)).Head!;
+        await AppendAsync(org.Schema, "test.event");
+        Assert.True((await log.VerifyAsync(org.Schema, default, recorded)).Ok);
+    }
+
+    /// <summary>What a careful forger with superuser rights does: change a row, then re-link and re-hash every row after it.</summary>
+    private static async Task RewriteFromAsync(NpgsqlConnection conn, string schema, long fromSeq, string newAction)
+    {
+        var rows = new List<(long Seq, DateTime At, Guid? ActorId, string? Email, string Action, string? Target, string Outcome, string? Ip, string Details, byte[] Prev)>();
+        await using (var read = new NpgsqlCommand($"select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash from \"{schema}\".audit_events where seq >= {fromSeq} order by seq", conn))
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                rows.Add((reader.GetInt64(0), DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc), reader.IsDBNull(2) ? null : reader.GetGuid(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5),
+                    reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8), (byte[])reader.GetValue(9)));
+            }
+        }
+        var prev = rows[0].Prev;
+        foreach (var r in rows)
+        {
+            var action = r.Seq == fromSeq ? newAction : r.Action;
+            var hash = AuditChain.ComputeHash(prev, r.Seq, r.At, r.ActorId, r.Email, action, r.Target, r.Outcome, r.Ip, r.Details);
+            await using var update = new NpgsqlCommand($"update \"{schema}\".audit_events set action = @a, prev_hash = @p, hash = @h where seq = @s", conn);
+            update.Parameters.AddWithValue("a", action);
+            update.Parameters.AddWithValue("p", prev);
+            update.Parameters.AddWithValue("h", hash);
+            update.Parameters.AddWithValue("s", r.Seq);
+            await update.ExecuteNonQueryAsync();
+            prev = hash;
+        }
     }
 
     [Fact]

@@ -22,8 +22,10 @@ public static class AdminCommands
           tenant delete <slug> --yes            Delete an organization: drops its schema, role and memberships.
           user suspend <email>                  Suspend an account: no sign-in; open sessions end within seconds.
           user resume <email>                   Lift a suspension.
-          audit verify <slug>                   Verify an organization's audit hash chain.
-          audit verify --platform               Verify the platform audit chain (sign-ins, deletions).
+          audit verify <slug> [--expect-head S:H]
+                                                Verify an organization's audit hash chain; prints its head.
+          audit verify --platform [--expect-head S:H]
+                                                Verify the platform audit chain (sign-ins, deletions).
 
         Add --help to any command for its details. Exit codes: 0 success, 1 failure, 2 usage error.
         """;
@@ -207,15 +209,24 @@ public static class AdminCommands
     {
         if (WantsHelp(args))
         {
-            await output.WriteLineAsync("Usage: App audit verify <slug> | --platform\n\nRecomputes the hash chain; exit code 1 and the first broken row if it was altered.");
+            await output.WriteLineAsync(
+                "Usage: App audit verify <slug> | --platform [--expect-head <seq>:<hash>]\n\n" +
+                "Recomputes the hash chain; exit code 1 and the first broken row if it was altered.\n" +
+                "On success prints the head (<seq>:<hash>). Keep it outside the database; passing it back with\n" +
+                "--expect-head later also catches a history rewritten with fresh hashes, or cut short.");
             return 0;
+        }
+        AuditHead? expected = null;
+        if (Option(args, "--expect-head") is { } headText && !AuditHead.TryParse(headText, out expected))
+        {
+            return await UsageErrorAsync(error, "--expect-head takes <seq>:<64 hex digits>, as printed by a previous verify.");
         }
         var log = sp.GetRequiredService<AuditLog>();
         AuditVerification result;
         var target = args.ElementAtOrDefault(2);
         if (target == "--platform")
         {
-            result = await log.VerifyPlatformAsync(ct);
+            result = await log.VerifyPlatformAsync(ct, expected);
         }
         else if (target is null || target.StartsWith('-'))
         {
@@ -230,9 +241,13 @@ public static class AdminCommands
                 await error.WriteLineAsync($"error: no organization '{target}'.");
                 return 1;
             }
-            result = await log.VerifyAsync(TenantSchemaName.Parse(schema), ct);
+            result = await log.VerifyAsync(TenantSchemaName.Parse(schema), ct, expected);
         }
         await (result.Ok ? output : error).WriteLineAsync(result.Message);
+        if (result is { Ok: true, Head: { } head })
+        {
+            await output.WriteLineAsync($"head: {head}");
+        }
         return result.Ok ? 0 : 1;
     }
 

@@ -83,8 +83,13 @@ public static class AuditChain
         };
     }
 
-    /// <summary>Walks the chain in order; reports the first row whose sequence, link or hash is wrong.</summary>
-    public static async Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, string table, CancellationToken ct)
+    /// <summary>
+    /// Walks the chain in order; reports the first row whose sequence, link or hash is wrong. With
+    /// <paramref name="expectedHead"/> (a head recorded earlier, kept outside the database) it also
+    /// detects a chain that was rewritten from some row on with fresh hashes, or cut short.
+    /// </summary>
+    public static async Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, string table, CancellationToken ct,
+        AuditHead? expectedHead = null)
     {
         await using var cmd = Command(connection, transaction,
             $"select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash, hash from {table} order by seq");
@@ -119,11 +124,19 @@ public static class AuditChain
             {
                 return AuditVerification.Broken(checkedRows, seq, $"row {seq} was altered after it was written");
             }
+            if (expectedHead is { } head && head.Seq == seq && !string.Equals(head.Hash, Convert.ToHexStringLower(storedHash), StringComparison.OrdinalIgnoreCase))
+            {
+                return AuditVerification.Broken(checkedRows, seq, $"row {seq} differs from the recorded head: the chain was rewritten up to or before it");
+            }
             prevHash = storedHash;
             expectedSeq++;
             checkedRows++;
         }
-        return AuditVerification.Intact(checkedRows, checkedRows == 0 ? null : Convert.ToHexStringLower(prevHash));
+        if (expectedHead is { } recorded && checkedRows < recorded.Seq)
+        {
+            return AuditVerification.Broken(checkedRows, checkedRows + 1, $"the chain ends at row {checkedRows}, before the recorded head row {recorded.Seq}: rows were removed");
+        }
+        return AuditVerification.Intact(checkedRows, checkedRows == 0 ? null : new AuditHead(checkedRows, Convert.ToHexStringLower(prevHash)));
     }
 
     public static byte[] ComputeHash(byte[] prevHash, long seq, DateTime occurredAt, Guid? actorId, string? actorEmail,
@@ -207,9 +220,28 @@ public static class AuditChain
     }
 }
 
-public sealed record AuditVerification(bool Ok, long CheckedRows, long? BrokenSeq, string Message, string? HeadHash)
+/// <summary>The last row of a chain: its sequence number and hash (hex). Recorded outside the database, it pins the history.</summary>
+public sealed record AuditHead(long Seq, string Hash)
 {
-    public static AuditVerification Intact(long rows, string? head) =>
+    public override string ToString() => $"{Seq}:{Hash}";
+
+    public static bool TryParse(string? text, out AuditHead? head)
+    {
+        head = null;
+        var parts = text?.Split(':');
+        if (parts is not { Length: 2 } || !long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var seq) || seq < 1
+            || parts[1].Length != 64 || !parts[1].All(char.IsAsciiHexDigit))
+        {
+            return false;
+        }
+        head = new AuditHead(seq, parts[1].ToLowerInvariant());
+        return true;
+    }
+}
+
+public sealed record AuditVerification(bool Ok, long CheckedRows, long? BrokenSeq, string Message, AuditHead? Head)
+{
+    public static AuditVerification Intact(long rows, AuditHead? head) =>
         new(true, rows, null, $"OK: {rows} event(s), chain unbroken", head);
 
     public static AuditVerification Broken(long rows, long seq, string reason) =>

@@ -31,14 +31,14 @@ public sealed class AuditLog(IDbContextFactory<PlatformDbContext> platformFactor
         return appended;
     }
 
-    public Task<AuditVerification> VerifyAsync(TenantSchemaName tenant, CancellationToken ct) =>
+    public Task<AuditVerification> VerifyAsync(TenantSchemaName tenant, CancellationToken ct, AuditHead? expectedHead = null) =>
         tenants.RunAsync(tenant, (db, token) =>
-            AuditChain.VerifyAsync(db.Database.GetDbConnection(), db.Database.CurrentTransaction!.GetDbTransaction(), TenantTable, token), ct);
+            AuditChain.VerifyAsync(db.Database.GetDbConnection(), db.Database.CurrentTransaction!.GetDbTransaction(), TenantTable, token, expectedHead), ct);
 
-    public async Task<AuditVerification> VerifyPlatformAsync(CancellationToken ct)
+    public async Task<AuditVerification> VerifyPlatformAsync(CancellationToken ct, AuditHead? expectedHead = null)
     {
         await using var db = await platformFactory.CreateDbContextAsync(ct);
         await db.Database.OpenConnectionAsync(ct);
-        return await AuditChain.VerifyAsync(db.Database.GetDbConnection(), null, PlatformTable, ct);
+        return await AuditChain.VerifyAsync(db.Database.GetDbConnection(), null, PlatformTable, ct, expectedHead);
     }
 }
