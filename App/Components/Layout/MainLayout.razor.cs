@@ -48,7 +48,6 @@ public sealed partial class MainLayout
     {
         // Bottom corner: messages should not cover the page's heading and first actions.
         Snackbar.Configuration.PositionClass = Defaults.Classes.Position.BottomRight;
-        AuthState.AuthenticationStateChanged += OnAuthenticationStateChanged;
         Navigation.LocationChanged += OnLocationChanged;
         OrgState.Changed += OnOrgsChanged;
 
@@ -121,21 +120,8 @@ public sealed partial class MainLayout
         _ = InvokeAsync(StateHasChanged);
     }
 
-    // The provider revalidates the session every few seconds; once it is gone (signed out elsewhere,
-    // suspended) a full load to /signin ends this circuit.
-    private void OnAuthenticationStateChanged(Task<AuthenticationState> task) =>
-        _ = InvokeAsync(async () =>
-        {
-            var state = await task;
-            if (state.User.Identity?.IsAuthenticated != true)
-            {
-                Navigation.NavigateTo("/signin?signedout=ended", forceLoad: true);
-            }
-        });
-
     public void Dispose()
     {
-        AuthState.AuthenticationStateChanged -= OnAuthenticationStateChanged;
         Navigation.LocationChanged -= OnLocationChanged;
         OrgState.Changed -= OnOrgsChanged;
     }
