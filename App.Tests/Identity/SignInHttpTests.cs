@@ -40,7 +40,11 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
     {
         using var replay = app.CreateBrowser();
         replay.Cookies[IdentityServiceCollectionExtensions.CookieName] = cookie;
-        var response = await replay.GetAsync("/orgs");
+        AssertSentToSignIn(await replay.GetAsync("/orgs"));
+    }
+
+    private static void AssertSentToSignIn(HttpResponseMessage response)
+    {
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
     }
@@ -100,9 +104,7 @@ public sealed class SignInHttpTests(WebAppFactory app) : IClassFixture<WebAppFac
     public async Task Unauthenticated_ProtectedPage_RedirectsToSignIn()
     {
         using var browser = app.CreateBrowser();
-        var response = await browser.GetAsync("/orgs");
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.StartsWith("/signin", response.Headers.Location!.PathAndQuery, StringComparison.Ordinal);
+        AssertSentToSignIn(await browser.GetAsync("/orgs"));
     }
 
     [Fact]

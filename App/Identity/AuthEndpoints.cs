@@ -18,7 +18,7 @@ public static class AuthEndpoints
             var result = await links.RequestAsync(email, ClientIp(http), BaseUrl(http, appOptions.Value), returnUrl, http.RequestAborted);
             return result switch
             {
-                MagicLinkRequestResult.Sent => Results.Redirect("/signin/sent", permanent: false, preserveMethod: false),
+                MagicLinkRequestResult.Sent => Results.Redirect("/signin/sent"),
                 MagicLinkRequestResult.RateLimited => Results.Redirect("/signin?error=rate-limited"),
                 _ => Results.Redirect("/signin?error=invalid-email"),
             };

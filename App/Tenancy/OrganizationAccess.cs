@@ -1,6 +1,7 @@
 using AgentSpace.Audit;
 using AgentSpace.Data;
 using AgentSpace.Identity;
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 
 namespace AgentSpace.Tenancy;
@@ -25,16 +26,26 @@ public sealed class OrgRuleException(string message) : Exception(message);
 /// <summary>Role checks for every service call. Denials are audited in the organization that was asked about.</summary>
 public sealed class OrganizationAccess(IDbContextFactory<PlatformDbContext> platformFactory, AuditLog audit)
 {
-    public async Task<OrgContext> RequireAsync(Actor actor, string slug, OrgRole minimum, string what, CancellationToken ct)
+    public Task<OrgContext> RequireAsync(Actor actor, string slug, OrgRole minimum, string what, CancellationToken ct) =>
+        RequireAsync(actor, o => o.Slug == slug, minimum, what, ct);
+
+    /// <summary>Looks an organization up by id for the caller; a non-member gets not-found (and the probe is audited).</summary>
+    public Task<OrgContext> RequireByIdAsync(Actor actor, Guid organizationId, OrgRole minimum, string what, CancellationToken ct) =>
+        RequireAsync(actor, o => o.Id == organizationId, minimum, what, ct);
+
+    private async Task<OrgContext> RequireAsync(Actor actor, Expression<Func<Organization, bool>> match, OrgRole minimum, string what, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(actor);
         await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var org = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Slug == slug, ct);
-        if (org is null)
+        // The organization and the caller's membership (if any) in one round trip.
+        var found = await db.Organizations.AsNoTracking().Where(match)
+            .Select(o => new { Org = o, Membership = o.Members.FirstOrDefault(m => m.UserId == actor.UserId) })
+            .FirstOrDefaultAsync(ct);
+        if (found is null)
         {
             throw new OrgNotFoundException();
         }
-        var membership = await db.Memberships.AsNoTracking().FirstOrDefaultAsync(m => m.OrganizationId == org.Id && m.UserId == actor.UserId, ct);
+        var (org, membership) = (found.Org, found.Membership);
         var schema = TenantSchemaName.Parse(org.SchemaName);
         if (membership is null || membership.Role < minimum)
         {
@@ -47,13 +58,5 @@ public sealed class OrganizationAccess(IDbContextFactory<PlatformDbContext> plat
             throw new OrgForbiddenException(minimum);
         }
         return new OrgContext(org.Id, org.Slug, org.Name, schema, membership.Role);
-    }
-
-    /// <summary>Looks an organization up by id for the caller; a non-member gets not-found (and the probe is audited).</summary>
-    public async Task<OrgContext> RequireByIdAsync(Actor actor, Guid organizationId, OrgRole minimum, string what, CancellationToken ct)
-    {
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var slug = await db.Organizations.AsNoTracking().Where(o => o.Id == organizationId).Select(o => o.Slug).FirstOrDefaultAsync(ct);
-        return slug is null ? throw new OrgNotFoundException() : await RequireAsync(actor, slug, minimum, what, ct);
     }
 }
