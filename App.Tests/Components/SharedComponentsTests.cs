@@ -1,6 +1,4 @@
-using AgentSpace.Audit;
 using AgentSpace.Components;
-using AgentSpace.Tenancy;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 
@@ -44,23 +42,5 @@ public sealed class SharedComponentsTests : ComponentTestBase
         Assert.Equal("No organizations yet", cut.Find("h1").TextContent.Trim());
         Assert.Contains("Create one", cut.Markup, StringComparison.Ordinal);
         Assert.Equal("status", cut.Find("div.app-empty-state").GetAttribute("role"));
-    }
-
-    [Theory]
-    [InlineData(AuditOutcome.Success, "mud-chip-color-success")]
-    [InlineData(AuditOutcome.Denied, "mud-chip-color-warning")]
-    [InlineData(AuditOutcome.Failure, "mud-chip-color-error")]
-    public void AuditOutcomeChip_ColorsByOutcome(string outcome, string cssClass)
-    {
-        var cut = Render<AuditOutcomeChip>(p => p.Add(x => x.Outcome, outcome));
-        Assert.Contains(cssClass, cut.Markup, StringComparison.Ordinal);
-        Assert.Contains(outcome, cut.Markup, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void RoleChip_ShowsRoleName()
-    {
-        var cut = Render<RoleChip>(p => p.Add(x => x.Role, OrgRole.Admin));
-        Assert.Contains("Admin", cut.Markup, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,8 @@
 using System.Text;
+using AgentSpace.Components.Layout;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using MudBlazor;
 
 namespace AgentSpace.Audit;
 
@@ -10,6 +12,7 @@ public static class AuditServiceCollectionExtensions
     {
         services.AddSingleton<AuditLog>();
         services.AddScoped<AuditService>();
+        services.AddOrgNavItem(new OrgNavItem("Audit log", "audit", Icons.Material.Outlined.Policy, OrgRole.Admin, 900));
         return services;
     }
 

@@ -8,6 +8,8 @@ namespace AgentSpace.Components;
 /// <summary>
 /// Base for the <c>/o/{Slug}</c> pages: loads the organization for the signed-in member and turns the
 /// tenancy exceptions into page states (not found, forbidden) or messages, never stack traces.
+/// A page's <see cref="LoadAsync"/> returns the organization its own service call checked, so a load
+/// makes one access check and a page cannot forget to set <see cref="Org"/> and render blank.
 /// </summary>
 public abstract class OrgPageBase : ComponentBase, IDisposable
 {
@@ -36,7 +38,7 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
     protected IDialogService Dialogs { get; set; } = default!;
 
     /// <summary>The organization as the signed-in member sees it; null until loaded or when not found.</summary>
-    protected OrgContext? Org { get; set; }
+    protected OrgContext? Org { get; private set; }
 
     protected bool Loading { get; private set; } = true;
 
@@ -67,11 +69,7 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
         try
         {
             var actor = await Actors.GetAsync();
-            await LoadAsync(actor, PageToken);
-            if (Org is not null)
-            {
-                OrgState.Observe(Org);
-            }
+            Observe(await LoadAsync(actor, PageToken));
         }
         catch (OrgNotFoundException)
         {
@@ -92,9 +90,20 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
         }
     }
 
-    /// <summary>Loads the page's data and sets <see cref="Org"/>. The default loads only the organization.</summary>
-    protected virtual async Task LoadAsync(Actor actor, CancellationToken ct) =>
-        Org = await Organizations.GetAsync(actor, Slug, ct);
+    /// <summary>
+    /// Loads the page's data through one service call and returns the organization that call checked the
+    /// caller against. The default loads only the organization.
+    /// </summary>
+    protected virtual Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct) =>
+        Organizations.GetAsync(actor, Slug, ct);
+
+    /// <summary>Takes a fresher view of the organization (after a change on the page) without a full reload.</summary>
+    protected void Observe(OrgContext org)
+    {
+        ArgumentNullException.ThrowIfNull(org);
+        Org = org;
+        OrgState.Observe(org);
+    }
 
     /// <summary>
     /// Runs a user action. Rule and permission refusals become an error snackbar (their messages are

@@ -42,11 +42,12 @@ public sealed partial class AuditLog
         }
     }
 
-    protected override async Task LoadAsync(Actor actor, CancellationToken ct)
+    protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
-        await base.LoadAsync(actor, ct);
+        var org = await base.LoadAsync(actor, ct);
         // A Member or Viewer gets the explanation, not a refused (and audited) request.
-        _actions = Org!.Can(OrgRole.Admin) ? await AuditService.ActionsAsync(actor, Slug, ct) : [];
+        _actions = org.Can(OrgRole.Admin) ? await AuditService.ActionsAsync(actor, Slug, ct) : [];
+        return org;
     }
 
     private async Task<TableData<AuditEvent>> LoadPageAsync(TableState state, CancellationToken ct)

@@ -29,11 +29,11 @@ public sealed partial class Members
             ? [OrgRole.Viewer, OrgRole.Member, OrgRole.Admin, OrgRole.Owner]
             : [OrgRole.Viewer, OrgRole.Member, OrgRole.Admin];
 
-    protected override async Task LoadAsync(Actor actor, CancellationToken ct)
+    protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
         _me = actor.UserId;
         _list = await MemberService.ListAsync(actor, Slug, ct);
-        Org = _list.Org;
+        return _list.Org;
     }
 
     private bool CanChangeRole(MemberRow member) =>
@@ -160,8 +160,7 @@ public sealed partial class Members
         {
             var actor = await Actors.GetAsync();
             _list = await MemberService.ListAsync(actor, Slug, PageToken);
-            Org = _list.Org;
-            OrgState.Observe(Org);
+            Observe(_list.Org);
         }
         catch (OrgNotFoundException)
         {

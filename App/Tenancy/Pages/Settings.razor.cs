@@ -13,10 +13,11 @@ public sealed partial class Settings
 
     private bool SlugTyped => string.Equals(_delete.TypedSlug?.Trim(), Org?.Slug, StringComparison.Ordinal);
 
-    protected override async Task LoadAsync(Actor actor, CancellationToken ct)
+    protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
-        await base.LoadAsync(actor, ct);
-        _rename.Name = Org?.Name;
+        var org = await base.LoadAsync(actor, ct);
+        _rename.Name = org.Name;
+        return org;
     }
 
     private async Task RenameAsync()

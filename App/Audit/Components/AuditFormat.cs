@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace AgentSpace.Components;
+namespace AgentSpace.Audit.Components;
 
 /// <summary>How audit events read on screen.</summary>
 public static class AuditFormat
