@@ -8,13 +8,8 @@ using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using MudBlazor.Services;
 
-var adminCommand = AdminCommands.IsAdminCommand(args);
-var builder = WebApplication.CreateBuilder(adminCommand ? [] : args);
-if (adminCommand)
-{
-    // Admin commands report database errors themselves, in one line.
-    builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None);
-}
+var builder = WebApplication.CreateBuilder(AdminCommands.HostArguments(args));
+builder.Logging.AddAdminCommandLogging(args);
 
 builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddAppDataProtection(builder.Configuration);
@@ -29,17 +24,11 @@ builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 
 var app = builder.Build();
 
-if (adminCommand)
+if (AdminCommands.IsAdminCommand(args))
 {
-    return await AdminCommands.RunAsync(args, app.Services, Console.Out, Console.Error);
+    return await app.RunAdminCommandAsync(args);
 }
-
-// Development brings the database up to date by itself, so `dotnet run --project App` right after
-// scripts/postgres.sh just works. Elsewhere migrations are an explicit step (`App migrate`).
-if (app.Configuration.GetValue("Database:MigrateOnStartup", app.Environment.IsDevelopment()))
-{
-    await app.Services.GetRequiredService<SchemaMigrator>().MigrateAllAsync(progress: null, CancellationToken.None);
-}
+await app.MigrateOnStartupAsync();
 
 app.UseTrustedProxies(app.Configuration);
 if (!app.Environment.IsDevelopment())

@@ -3,6 +3,7 @@ using AgentSpace.Data;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using AgentSpace.Identity;
+using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
 
 namespace AgentSpace.Tests.Admin;
@@ -111,6 +112,7 @@ public sealed class AdminCommandsTests(AppServices app) : IClassFixture<AppServi
         await using var services = new ServiceCollection()
             .AddLogging()
             .AddData(configuration)
+            .AddTenancy()
             .BuildServiceProvider();
         using var output = new StringWriter();
         using var error = new StringWriter();

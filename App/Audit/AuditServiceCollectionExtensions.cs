@@ -12,6 +12,7 @@ public static class AuditServiceCollectionExtensions
     {
         services.AddSingleton<AuditLog>();
         services.AddScoped<AuditService>();
+        services.AddAuditAdminCommands();
         services.AddOrgNavItem(new OrgNavItem("Audit log", "audit", Icons.Material.Outlined.Policy, OrgRole.Admin, 900));
         return services;
     }

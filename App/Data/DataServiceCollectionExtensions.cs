@@ -23,6 +23,20 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton<TenantUnitOfWork>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton(TimeProvider.System);
+        services.AddDataAdminCommands();
         return services;
+    }
+
+    /// <summary>
+    /// Development brings the database up to date by itself, so <c>dotnet run --project App</c> right after
+    /// scripts/postgres.sh just works. Elsewhere migrations are an explicit step (<c>App migrate</c>).
+    /// </summary>
+    public static async Task MigrateOnStartupAsync(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (app.Configuration.GetValue("Database:MigrateOnStartup", app.Environment.IsDevelopment()))
+        {
+            await app.Services.GetRequiredService<SchemaMigrator>().MigrateAllAsync(progress: null, CancellationToken.None);
+        }
     }
 }

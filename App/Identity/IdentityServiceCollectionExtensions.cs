@@ -66,6 +66,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddScoped<SessionService>();
         services.AddSingleton<SignInHousekeeping>();
         services.AddHostedService<SignInHousekeepingService>();
+        services.AddIdentityAdminCommands();
         return services;
     }
 }

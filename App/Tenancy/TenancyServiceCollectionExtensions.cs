@@ -10,6 +10,7 @@ public static class TenancyServiceCollectionExtensions
         services.AddScoped<OrganizationAccess>();
         services.AddScoped<OrganizationService>();
         services.AddScoped<MemberService>();
+        services.AddTenancyAdminCommands();
         services.AddOrgNavItem(new OrgNavItem("Dashboard", "", Icons.Material.Outlined.Dashboard, OrgRole.Viewer, 0));
         services.AddOrgNavItem(new OrgNavItem("Members", "members", Icons.Material.Outlined.People, OrgRole.Viewer, 10));
         services.AddOrgNavItem(new OrgNavItem("Settings", "settings", Icons.Material.Outlined.Settings, OrgRole.Viewer, 1000));
