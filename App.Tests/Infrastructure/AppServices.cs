@@ -35,6 +35,13 @@ public class AppServices : IAsyncLifetime
         {
             ["ConnectionStrings:Default"] = _database.AppConnectionString,
             ["Email:PickupDirectory"] = MailFolder,
+            // Every test user signs in from the same address; the tenancy limits have their own tests
+            // (TenancyRateLimitTests), so other classes are not throttled by each other's setup.
+            ["Tenancy:RateLimits:OrganizationsPerUser"] = "1000",
+            ["Tenancy:RateLimits:OrganizationsPerIp"] = "1000",
+            ["Tenancy:RateLimits:InvitationsPerUser"] = "1000",
+            ["Tenancy:RateLimits:InvitationsPerOrganization"] = "1000",
+            ["Tenancy:RateLimits:InvitationsPerIp"] = "1000",
         };
         foreach (var (k, v) in ExtraSettings)
         {
@@ -93,6 +100,80 @@ public class AppServices : IAsyncLifetime
         return new Actor(user.Id, user.Email!, ip);
     }
 
+    /// <summary>A new user with a unique address that starts with <paramref name="name"/>.</summary>
+    public Task<Actor> NewUserAsync(string name, string? ip = "203.0.113.7") =>
+        CreateUserAsync($"{name}-{Guid.NewGuid():N}@example.com", ip);
+
+    /// <summary>An organization created through the service, as its owner would from the UI.</summary>
+    public Task<OrgSummary> CreateOrgAsync(Actor owner, string? slug = null) =>
+        WithAsync<OrganizationService, OrgSummary>(s =>
+            s.CreateAsync(owner, slug ?? "org-" + Guid.NewGuid().ToString("N")[..8], "Org " + owner.Email, default));
+
+    /// <summary>A new user made a member of <paramref name="org"/> with <paramref name="role"/> (as if they had accepted an invitation).</summary>
+    public async Task<Actor> AddMemberAsync(OrgSummary org, OrgRole role, string? name = null, string? ip = "203.0.113.7")
+    {
+        ArgumentNullException.ThrowIfNull(org);
+        var user = await NewUserAsync(name ?? role.ToString().ToLowerInvariant(), ip);
+        await using var scope = Services.CreateAsyncScope();
+        var factory = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
+        await using var db = await factory.CreateDbContextAsync();
+        db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = user.UserId, Role = role, JoinedAt = Clock.GetUtcNow() });
+        await db.SaveChangesAsync();
+        return user;
+    }
+
+    /// <summary>"An organization with a member of role R": a fresh owner, their organization and a member with <paramref name="role"/>.</summary>
+    public async Task<TestOrg> OrgWithMemberAsync(OrgRole role)
+    {
+        var owner = await NewUserAsync("owner");
+        var org = await CreateOrgAsync(owner);
+        return new TestOrg(owner, org, await AddMemberAsync(org, role));
+    }
+
+    /// <summary>The organization's audit log as an Admin or Owner reads it (newest first, up to 200 rows).</summary>
+    public async Task<List<AuditEvent>> AuditLogAsync(Actor admin, string slug) =>
+        [.. (await WithAsync<AuditService, AuditPage>(s => s.SearchAsync(admin, slug, new AuditFilter(), 1, AuditService.MaxPageSize, default))).Items];
+
+    /// <summary>The token of the invitation mailed to <paramref name="email"/> (waits for the mail queue).</summary>
+    public async Task<string> InvitationTokenFromMailAsync(string email)
+    {
+        const string marker = "/invitations/accept?token=";
+        for (var i = 0; i < 100; i++)
+        {
+            if (Directory.Exists(MailFolder))
+            {
+                foreach (var file in Directory.GetFiles(MailFolder, "*.eml"))
+                {
+                    using var message = await MimeKit.MimeMessage.LoadAsync(file);
+                    var body = message.TextBody ?? "";
+                    var at = body.IndexOf(marker, StringComparison.Ordinal);
+                    if (message.To.Mailboxes.Any(m => m.Address == email) && at >= 0)
+                    {
+                        return body.Substring(at + marker.Length, 43);
+                    }
+                }
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("No invitation email for " + email);
+    }
+
+    /// <summary>How many messages the mail queue has written for <paramref name="email"/> so far.</summary>
+    public async Task<int> MailCountAsync(string email)
+    {
+        if (!Directory.Exists(MailFolder))
+        {
+            return 0;
+        }
+        var count = 0;
+        foreach (var file in Directory.GetFiles(MailFolder, "*.eml"))
+        {
+            using var message = await MimeKit.MimeMessage.LoadAsync(file);
+            count += message.To.Mailboxes.Count(m => m.Address == email);
+        }
+        return count;
+    }
+
     /// <summary>Runs <paramref name="work"/> with a fresh scope's service.</summary>
     public async Task<TResult> WithAsync<TService, TResult>(Func<TService, Task<TResult>> work) where TService : notnull
     {
@@ -114,3 +195,6 @@ public class AppServices : IAsyncLifetime
         public Microsoft.Extensions.FileProviders.IFileProvider ContentRootFileProvider { get; set; } = new Microsoft.Extensions.FileProviders.NullFileProvider();
     }
 }
+
+/// <summary>An organization with its owner and one member (see <see cref="AppServices.OrgWithMemberAsync"/>).</summary>
+public sealed record TestOrg(Actor Owner, OrgSummary Org, Actor Member);

@@ -1,3 +1,5 @@
+using AgentSpace.Identity;
+
 namespace AgentSpace.Audit;
 
 /// <summary>What a caller records; the chain adds sequence, time and hashes.</summary>
@@ -8,7 +10,29 @@ public sealed record AuditEntry(
     string? ActorEmail = null,
     string? Target = null,
     string? Ip = null,
-    IReadOnlyDictionary<string, string?>? Details = null);
+    IReadOnlyDictionary<string, string?>? Details = null)
+{
+    /// <summary>How background work (no member behind it) appears in the actor column.</summary>
+    public const string SystemActor = "system";
+
+    /// <summary>An entry for something a signed-in person did: their id, email and address are recorded.</summary>
+    public static AuditEntry By(Actor actor, string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null,
+        string outcome = AuditOutcome.Success)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        return new AuditEntry(action, outcome, actor.UserId, actor.Email, target, actor.Ip, details);
+    }
+
+    /// <summary>An entry for background work: the system actor, with <paramref name="reason"/> kept in the details.</summary>
+    public static AuditEntry BySystem(string reason, string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null,
+        string outcome = AuditOutcome.Success)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var withReason = details is null ? new Dictionary<string, string?>() : new Dictionary<string, string?>(details);
+        withReason["reason"] = reason;
+        return new AuditEntry(action, outcome, ActorEmail: SystemActor, Target: target, Details: withReason);
+    }
+}
 
 public static class AuditOutcome
 {
@@ -17,6 +41,10 @@ public static class AuditOutcome
     public const string Denied = "denied";
 }
 
+/// <summary>
+/// Sign-in and account actions. Each feature owns its action names beside its code (Tenancy's are in
+/// <c>TenancyAuditActions</c>, the audit log's own in <see cref="AuditLogActions"/>); these move to Identity next.
+/// </summary>
 public static class AuditActions
 {
     public const string SignInRequested = "signin.requested";
@@ -28,16 +56,4 @@ public static class AuditActions
     public const string SignOutSession = "signout.session";
     public const string AccountSuspended = "account.suspended";
     public const string AccountResumed = "account.resumed";
-    public const string OrgCreated = "org.created";
-    public const string OrgRenamed = "org.renamed";
-    public const string OrgDeleted = "org.deleted";
-    public const string MemberInvited = "member.invited";
-    public const string InvitationRevoked = "member.invitation_revoked";
-    public const string MemberJoined = "member.joined";
-    public const string MemberRemoved = "member.removed";
-    public const string MemberLeft = "member.left";
-    public const string MemberRoleChanged = "member.role_changed";
-    public const string AccessDenied = "access.denied";
-    public const string AuditExported = "audit.exported";
-    public const string AuditVerified = "audit.verified";
 }

@@ -4,6 +4,7 @@ using AgentSpace.Data;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace AgentSpace.Audit;
 
@@ -12,46 +13,37 @@ public sealed record AuditFilter(string? Actor = null, string? Action = null, Da
 public sealed record AuditPage(IReadOnlyList<AuditEvent> Items, int Total, int Page, int PageSize);
 
 /// <summary>Reading, exporting and verifying an organization's audit log: Admins and Owners only.</summary>
-public sealed class AuditService(OrganizationAccess access, TenantUnitOfWork tenants, AuditLog audit)
+public sealed class AuditService(TenantOperation operations)
 {
     public const int MaxPageSize = 200;
 
-    public async Task<AuditPage> SearchAsync(Actor actor, string slug, AuditFilter filter, int page, int pageSize, CancellationToken ct)
+    public Task<AuditPage> SearchAsync(Actor actor, string slug, AuditFilter filter, int page, int pageSize, CancellationToken ct)
     {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
         pageSize = Math.Clamp(pageSize, 1, MaxPageSize);
         page = Math.Max(page, 1);
-        return await tenants.RunAsync(org.Schema, async (db, token) =>
+        return operations.RunAsync(actor, slug, OrgRole.Admin, "audit.read", async (work, token) =>
         {
-            var query = Apply(db.AuditEvents.AsNoTracking(), filter);
+            var query = Apply(work.Db.AuditEvents.AsNoTracking(), filter);
             var total = await query.CountAsync(token);
             var items = await query.OrderByDescending(e => e.Seq).Skip((page - 1) * pageSize).Take(pageSize).ToListAsync(token);
             return new AuditPage(items, total, page, pageSize);
         }, ct);
     }
 
-    public async Task<IReadOnlyList<string>> ActionsAsync(Actor actor, string slug, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
-        return await tenants.RunAsync(org.Schema, (db, token) =>
-            db.AuditEvents.AsNoTracking().Select(e => e.Action).Distinct().OrderBy(a => a).ToListAsync(token), ct);
-    }
+    public Task<IReadOnlyList<string>> ActionsAsync(Actor actor, string slug, CancellationToken ct) =>
+        operations.RunAsync<IReadOnlyList<string>>(actor, slug, OrgRole.Admin, "audit.read", async (work, token) =>
+            await work.Db.AuditEvents.AsNoTracking().Select(e => e.Action).Distinct().OrderBy(a => a).ToListAsync(token), ct);
 
     /// <summary>Returns one event by sequence number; a non-member asking gets not-found.</summary>
-    public async Task<AuditEvent?> GetAsync(Actor actor, string slug, long seq, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.read", ct);
-        return await tenants.RunAsync(org.Schema, (db, token) => db.AuditEvents.AsNoTracking().FirstOrDefaultAsync(e => e.Seq == seq, token), ct);
-    }
+    public Task<AuditEvent?> GetAsync(Actor actor, string slug, long seq, CancellationToken ct) =>
+        operations.RunAsync(actor, slug, OrgRole.Admin, "audit.read", (work, token) =>
+            work.Db.AuditEvents.AsNoTracking().FirstOrDefaultAsync(e => e.Seq == seq, token), ct);
 
     /// <summary>CSV of every matching event (oldest first); the export itself is audited.</summary>
-    public async Task<string> ExportCsvAsync(Actor actor, string slug, AuditFilter filter, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(actor);
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.export", ct);
-        return await tenants.RunAsync(org.Schema, async (db, token) =>
+    public Task<string> ExportCsvAsync(Actor actor, string slug, AuditFilter filter, CancellationToken ct) =>
+        operations.RunAsync(actor, slug, OrgRole.Admin, "audit.export", async (work, token) =>
         {
-            var rows = await Apply(db.AuditEvents.AsNoTracking(), filter).OrderBy(e => e.Seq).ToListAsync(token);
+            var rows = await Apply(work.Db.AuditEvents.AsNoTracking(), filter).OrderBy(e => e.Seq).ToListAsync(token);
             var sb = new StringBuilder("seq,occurred_at_utc,actor_email,actor_id,action,target,outcome,ip,details,hash\n");
             foreach (var e in rows)
             {
@@ -61,21 +53,20 @@ public sealed class AuditService(OrganizationAccess access, TenantUnitOfWork ten
                     Csv(e.ActorEmail), Csv(e.ActorId?.ToString()), Csv(e.Action), Csv(e.Target), Csv(e.Outcome), Csv(e.Ip), Csv(e.Details),
                     Convert.ToHexStringLower(e.Hash)).Append('\n');
             }
-            await audit.AppendAsync(db, new AuditEntry(AuditActions.AuditExported, AuditOutcome.Success, actor.UserId, actor.Email, "audit_events", actor.Ip,
-                new Dictionary<string, string?> { ["rows"] = rows.Count.ToString(CultureInfo.InvariantCulture) }), token);
+            work.Audit(AuditLogActions.Exported, "audit_events", new Dictionary<string, string?> { ["rows"] = rows.Count.ToString(CultureInfo.InvariantCulture) });
             return sb.ToString();
         }, ct);
-    }
 
-    public async Task<AuditVerification> VerifyAsync(Actor actor, string slug, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(actor);
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "audit.verify", ct);
-        var result = await audit.VerifyAsync(org.Schema, ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.AuditVerified, result.Ok ? AuditOutcome.Success : AuditOutcome.Failure,
-            actor.UserId, actor.Email, "audit_events", actor.Ip, new Dictionary<string, string?> { ["result"] = result.Message }), ct);
-        return result;
-    }
+    /// <summary>Walks the chain and records the result in it, in one transaction (the new row links to the verified head).</summary>
+    public Task<AuditVerification> VerifyAsync(Actor actor, string slug, CancellationToken ct) =>
+        operations.RunAsync(actor, slug, OrgRole.Admin, "audit.verify", async (work, token) =>
+        {
+            var result = await AuditChain.VerifyAsync(work.Db.Database.GetDbConnection(), work.Db.Database.CurrentTransaction!.GetDbTransaction(),
+                AuditLog.TenantTable, token);
+            work.Audit(AuditLogActions.Verified, "audit_events", new Dictionary<string, string?> { ["result"] = result.Message },
+                result.Ok ? AuditOutcome.Success : AuditOutcome.Failure);
+            return result;
+        }, ct);
 
     private static IQueryable<AuditEvent> Apply(IQueryable<AuditEvent> query, AuditFilter filter)
     {
@@ -114,4 +105,11 @@ public sealed class AuditService(OrganizationAccess access, TenantUnitOfWork ten
         }
         return "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
     }
+}
+
+/// <summary>The audit actions the audit log writes about itself.</summary>
+public static class AuditLogActions
+{
+    public const string Exported = "audit.exported";
+    public const string Verified = "audit.verified";
 }

@@ -18,45 +18,56 @@ public sealed record InvitationPreview(string OrganizationName, string Email, Or
 /// <summary>Members, roles and email-bound invitations. Every call checks the caller's role.</summary>
 public sealed class MemberService(
     IDbContextFactory<PlatformDbContext> platformFactory,
-    OrganizationAccess access,
-    AuditLog audit,
+    TenantOperation operations,
+    AccessDenials denials,
+    TenancyRateLimits limits,
     EmailQueue email,
     TimeProvider clock)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
-    public async Task<MemberList> ListAsync(Actor actor, string slug, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Viewer, "members.list", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var members = await db.Memberships.AsNoTracking()
-            .Where(m => m.OrganizationId == org.Id)
-            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new MemberRow(m.UserId, u.Email!, m.Role, m.JoinedAt))
-            .ToListAsync(ct);
-        members = [.. members.OrderByDescending(m => m.Role).ThenBy(m => m.Email, StringComparer.Ordinal)];
-        IReadOnlyList<InvitationRow> invitations = [];
-        if (org.Can(OrgRole.Admin))
+    public Task<MemberList> ListAsync(Actor actor, string slug, CancellationToken ct) =>
+        operations.ReadPlatformAsync(actor, slug, OrgRole.Viewer, "members.list", async (org, db, token) =>
         {
-            var now = clock.GetUtcNow();
-            invitations = await db.Invitations.AsNoTracking()
-                .Where(i => i.OrganizationId == org.Id && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
-                .OrderBy(i => i.Email)
-                .Select(i => new InvitationRow(i.Id, i.Email, i.Role, i.CreatedAt, i.ExpiresAt))
-                .ToListAsync(ct);
-        }
-        return new MemberList(org, members, invitations);
-    }
+            var members = await db.Memberships.AsNoTracking()
+                .Where(m => m.OrganizationId == org.Id)
+                .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new MemberRow(m.UserId, u.Email!, m.Role, m.JoinedAt))
+                .ToListAsync(token);
+            members = [.. members.OrderByDescending(m => m.Role).ThenBy(m => m.Email, StringComparer.Ordinal)];
+            IReadOnlyList<InvitationRow> invitations = [];
+            if (org.Can(OrgRole.Admin))
+            {
+                var now = clock.GetUtcNow();
+                invitations = await db.Invitations.AsNoTracking()
+                    .Where(i => i.OrganizationId == org.Id && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
+                    .OrderBy(i => i.Email)
+                    .Select(i => new InvitationRow(i.Id, i.Email, i.Role, i.CreatedAt, i.ExpiresAt))
+                    .ToListAsync(token);
+            }
+            return new MemberList(org, members, invitations);
+        }, ct);
 
     /// <summary>Invites an email address; the link works only for an account with that address.</summary>
     public async Task InviteAsync(Actor actor, string slug, string? rawEmail, OrgRole role, string baseUrl, CancellationToken ct)
     {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "members.invite", ct);
+        var (org, address, token) = await operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "members.invite",
+            (change, innerCt) => CreateInvitationAsync(change, actor, rawEmail, role, innerCt), ct);
+
+        // The mail goes out after the invitation has committed, outside any transaction.
+        var link = $"{baseUrl.TrimEnd('/')}/invitations/accept?token={token}";
+        email.Enqueue(new EmailMessage(address, $"You are invited to {org.Name} on AgentSpace",
+            $"{actor.Email} invited you to join {org.Name} as {role}.\n\nAccept: {link}\n\nSign in with this email address ({address}) to accept. The invitation expires in 7 days.",
+            $"<p>{WebUtility.HtmlEncode(actor.Email)} invited you to join <b>{WebUtility.HtmlEncode(org.Name)}</b> as {role}.</p><p><a href=\"{WebUtility.HtmlEncode(link)}\">Accept the invitation</a></p><p>Sign in with this email address ({WebUtility.HtmlEncode(address)}) to accept. The invitation expires in 7 days.</p>"));
+    }
+
+    private async Task<(OrgContext Org, string Address, string Token)> CreateInvitationAsync(PlatformChange change, Actor actor, string? rawEmail, OrgRole role, CancellationToken ct)
+    {
+        var (org, db) = (change.Org, change.Db);
         var address = EmailAddress.Normalize(rawEmail) ?? throw new OrgRuleException("Enter a valid email address.");
         if (role == OrgRole.Owner && org.Role != OrgRole.Owner)
         {
             throw new OrgRuleException("Only an Owner can invite another Owner.");
         }
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
         var normalized = address.ToUpperInvariant();
         var alreadyMember = await db.Memberships.Where(m => m.OrganizationId == org.Id)
             .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => u.NormalizedEmail)
@@ -65,6 +76,7 @@ public sealed class MemberService(
         {
             throw new OrgRuleException($"{address} is already a member.");
         }
+        limits.AcquireInvitation(actor, org.Id);
         var now = clock.GetUtcNow();
         // A new invitation replaces any open one for the same address.
         await db.Invitations.Where(i => i.OrganizationId == org.Id && i.Email == address && i.AcceptedAt == null && i.RevokedAt == null)
@@ -81,27 +93,19 @@ public sealed class MemberService(
             CreatedAt = now,
             ExpiresAt = now + InvitationLifetime,
         });
-        await db.SaveChangesAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberInvited, AuditOutcome.Success, actor.UserId, actor.Email, address, actor.Ip,
-            new Dictionary<string, string?> { ["role"] = role.ToString() }), ct);
-
-        var link = $"{baseUrl.TrimEnd('/')}/invitations/accept?token={token}";
-        email.Enqueue(new EmailMessage(address, $"You are invited to {org.Name} on AgentSpace",
-            $"{actor.Email} invited you to join {org.Name} as {role}.\n\nAccept: {link}\n\nSign in with this email address ({address}) to accept. The invitation expires in 7 days.",
-            $"<p>{WebUtility.HtmlEncode(actor.Email)} invited you to join <b>{WebUtility.HtmlEncode(org.Name)}</b> as {role}.</p><p><a href=\"{WebUtility.HtmlEncode(link)}\">Accept the invitation</a></p><p>Sign in with this email address ({WebUtility.HtmlEncode(address)}) to accept. The invitation expires in 7 days.</p>"));
+        change.Audit(TenancyAuditActions.MemberInvited, address, new Dictionary<string, string?> { ["role"] = role.ToString() });
+        return (org, address, token);
     }
 
-    public async Task RevokeInvitationAsync(Actor actor, string slug, Guid invitationId, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "members.revoke_invitation", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var now = clock.GetUtcNow();
-        var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == org.Id && i.AcceptedAt == null && i.RevokedAt == null, ct)
-            ?? throw new OrgRuleException("That invitation is no longer open.");
-        invitation.RevokedAt = now;
-        await db.SaveChangesAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.InvitationRevoked, AuditOutcome.Success, actor.UserId, actor.Email, invitation.Email, actor.Ip), ct);
-    }
+    public Task RevokeInvitationAsync(Actor actor, string slug, Guid invitationId, CancellationToken ct) =>
+        operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "members.revoke_invitation", async (change, token) =>
+        {
+            var now = clock.GetUtcNow();
+            var invitation = await change.Db.Invitations.FirstOrDefaultAsync(i => i.Id == invitationId && i.OrganizationId == change.Org.Id && i.AcceptedAt == null && i.RevokedAt == null, token)
+                ?? throw new OrgRuleException("That invitation is no longer open.");
+            invitation.RevokedAt = now;
+            change.Audit(TenancyAuditActions.InvitationRevoked, invitation.Email);
+        }, ct);
 
     public async Task<InvitationPreview?> PreviewAsync(string? token, CancellationToken ct)
     {
@@ -128,8 +132,9 @@ public sealed class MemberService(
         }
         var hash = OpaqueToken.Hash(token!);
         var now = clock.GetUtcNow();
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // The invitation is what entitles the caller: lock it, so a revocation (or a second use) waits or wins.
+        await using var tx = await operations.BeginPlatformAsync(ct);
+        var db = tx.Db;
         var invitation = (await db.Invitations.FromSqlInterpolated($"select * from platform.invitations where token_hash = {hash} for update")
             .ToListAsync(ct)).SingleOrDefault();
         if (invitation is null || invitation.AcceptedAt is not null || invitation.RevokedAt is not null || invitation.ExpiresAt <= now)
@@ -140,9 +145,8 @@ public sealed class MemberService(
         var schema = TenantSchemaName.Parse(org.SchemaName);
         if (!string.Equals(invitation.Email, actor.Email, StringComparison.OrdinalIgnoreCase))
         {
-            await tx.RollbackAsync(ct);
-            await audit.AppendAsync(schema, new AuditEntry(AuditActions.AccessDenied, AuditOutcome.Denied, actor.UserId, actor.Email, "invitation:" + invitation.Email, actor.Ip,
-                new Dictionary<string, string?> { ["reason"] = "invitation sent to another email" }), ct);
+            await denials.RecordAsync(schema, actor, "invitation:" + invitation.Email,
+                new Dictionary<string, string?> { ["reason"] = "invitation sent to another email" });
             throw new OrgRuleException($"This invitation was sent to a different email address. Sign in as that address to accept it.");
         }
         invitation.AcceptedAt = now;
@@ -151,36 +155,32 @@ public sealed class MemberService(
         {
             db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = actor.UserId, Role = invitation.Role, JoinedAt = now });
         }
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
         var role = existing?.Role ?? invitation.Role;
-        await audit.AppendAsync(schema, new AuditEntry(AuditActions.MemberJoined, AuditOutcome.Success, actor.UserId, actor.Email, actor.Email, actor.Ip,
-            new Dictionary<string, string?> { ["role"] = role.ToString() }), ct);
+        tx.Audit(schema, AuditEntry.By(actor, TenancyAuditActions.MemberJoined, actor.Email, new Dictionary<string, string?> { ["role"] = role.ToString() }));
+        await tx.CommitAsync(ct);
         return new OrgSummary(org.Id, org.Slug, org.Name, role);
     }
 
-    public async Task ChangeRoleAsync(Actor actor, string slug, Guid userId, OrgRole newRole, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "members.change_role", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var member = await LockMemberAsync(db, org.Id, userId, ct);
-        if ((member.Role == OrgRole.Owner || newRole == OrgRole.Owner) && org.Role != OrgRole.Owner)
+    public Task ChangeRoleAsync(Actor actor, string slug, Guid userId, OrgRole newRole, CancellationToken ct) =>
+        operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "members.change_role", async (change, token) =>
         {
-            throw new OrgRuleException("Only an Owner can grant or change the Owner role.");
-        }
-        if (member.Role == OrgRole.Owner && newRole != OrgRole.Owner && await OwnerCountAsync(db, org.Id, ct) <= 1)
-        {
-            throw new OrgRuleException("An organization needs at least one Owner. Make someone else Owner first.");
-        }
-        var oldRole = member.Role;
-        var target = await MemberEmailAsync(db, userId, ct);
-        member.Role = newRole;
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRoleChanged, AuditOutcome.Success, actor.UserId, actor.Email, target, actor.Ip,
-            new Dictionary<string, string?> { ["from"] = oldRole.ToString(), ["to"] = newRole.ToString(), ["user_id"] = userId.ToString() }), ct);
-    }
+            var (org, db) = (change.Org, change.Db);
+            var member = await MemberAsync(db, org.Id, userId, token);
+            if ((member.Role == OrgRole.Owner || newRole == OrgRole.Owner) && org.Role != OrgRole.Owner)
+            {
+                throw new OrgRuleException("Only an Owner can grant or change the Owner role.");
+            }
+            if (member.Role == OrgRole.Owner && newRole != OrgRole.Owner && await OwnerCountAsync(db, org.Id, token) <= 1)
+            {
+                throw new OrgRuleException("An organization needs at least one Owner. Make someone else Owner first.");
+            }
+            var oldRole = member.Role;
+            var target = await MemberEmailAsync(db, userId, token);
+            member.Role = newRole;
+            change.Audit(TenancyAuditActions.MemberRoleChanged, target,
+                new Dictionary<string, string?> { ["from"] = oldRole.ToString(), ["to"] = newRole.ToString(), ["user_id"] = userId.ToString() });
+            await RevokeInvitationsBeyondAsync(change, userId, newRole, "sender's role changed", token);
+        }, ct);
 
     public async Task RemoveAsync(Actor actor, string slug, Guid userId, CancellationToken ct)
     {
@@ -190,45 +190,71 @@ public sealed class MemberService(
             await LeaveAsync(actor, slug, ct);
             return;
         }
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "members.remove", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var member = await LockMemberAsync(db, org.Id, userId, ct);
-        if (member.Role == OrgRole.Owner && org.Role != OrgRole.Owner)
+        await operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "members.remove", async (change, token) =>
         {
-            throw new OrgRuleException("Only an Owner can remove an Owner.");
-        }
-        var target = await MemberEmailAsync(db, userId, ct);
-        db.Memberships.Remove(member);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberRemoved, AuditOutcome.Success, actor.UserId, actor.Email, target, actor.Ip,
-            new Dictionary<string, string?> { ["role"] = member.Role.ToString(), ["user_id"] = userId.ToString() }), ct);
+            var (org, db) = (change.Org, change.Db);
+            var member = await MemberAsync(db, org.Id, userId, token);
+            if (member.Role == OrgRole.Owner && org.Role != OrgRole.Owner)
+            {
+                throw new OrgRuleException("Only an Owner can remove an Owner.");
+            }
+            if (member.Role == OrgRole.Owner && await OwnerCountAsync(db, org.Id, token) <= 1)
+            {
+                throw new OrgRuleException("An organization needs at least one Owner. Make someone else Owner first.");
+            }
+            var target = await MemberEmailAsync(db, userId, token);
+            db.Memberships.Remove(member);
+            change.Audit(TenancyAuditActions.MemberRemoved, target, new Dictionary<string, string?> { ["role"] = member.Role.ToString(), ["user_id"] = userId.ToString() });
+            await RevokeInvitationsBeyondAsync(change, userId, newRole: null, "sender was removed", token);
+        }, ct);
     }
 
-    public async Task LeaveAsync(Actor actor, string slug, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Viewer, "members.leave", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var member = await LockMemberAsync(db, org.Id, actor.UserId, ct);
-        if (member.Role == OrgRole.Owner && await OwnerCountAsync(db, org.Id, ct) <= 1)
+    public Task LeaveAsync(Actor actor, string slug, CancellationToken ct) =>
+        operations.ChangePlatformAsync(actor, slug, OrgRole.Viewer, "members.leave", async (change, token) =>
         {
-            throw new OrgRuleException("You are the only Owner. Make someone else Owner, or delete the organization.");
+            var (org, db) = (change.Org, change.Db);
+            var member = await MemberAsync(db, org.Id, actor.UserId, token);
+            if (member.Role == OrgRole.Owner && await OwnerCountAsync(db, org.Id, token) <= 1)
+            {
+                throw new OrgRuleException("You are the only Owner. Make someone else Owner, or delete the organization.");
+            }
+            db.Memberships.Remove(member);
+            change.Audit(TenancyAuditActions.MemberLeft, actor.Email);
+            await RevokeInvitationsBeyondAsync(change, actor.UserId, newRole: null, "sender left", token);
+        }, ct);
+
+    /// <summary>
+    /// An invitation grants no more than its sender can still grant: an Owner any role, an Admin any but Owner,
+    /// anyone else (or someone gone) nothing. Open invitations beyond that are revoked with the change, each audited.
+    /// </summary>
+    private async Task RevokeInvitationsBeyondAsync(PlatformChange change, Guid senderId, OrgRole? newRole, string reason, CancellationToken ct)
+    {
+        if (newRole == OrgRole.Owner)
+        {
+            return;
         }
-        db.Memberships.Remove(member);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.MemberLeft, AuditOutcome.Success, actor.UserId, actor.Email, actor.Email, actor.Ip), ct);
+        var now = clock.GetUtcNow();
+        var open = change.Db.Invitations.Where(i => i.OrganizationId == change.Org.Id && i.InvitedBy == senderId
+            && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now);
+        if (newRole == OrgRole.Admin)
+        {
+            open = open.Where(i => i.Role == OrgRole.Owner);
+        }
+        foreach (var invitation in await open.ToListAsync(ct))
+        {
+            invitation.RevokedAt = now;
+            change.Audit(TenancyAuditActions.InvitationRevoked, invitation.Email, new Dictionary<string, string?>
+            {
+                ["reason"] = reason,
+                ["invited_by"] = senderId.ToString(),
+                ["role"] = invitation.Role.ToString(),
+            });
+        }
     }
 
-    private static async Task<Membership> LockMemberAsync(PlatformDbContext db, Guid orgId, Guid userId, CancellationToken ct)
-    {
-        // Lock the organization's memberships so two concurrent demotions cannot leave it without an Owner.
-        await db.Database.ExecuteSqlInterpolatedAsync($"select 1 from platform.memberships where organization_id = {orgId} for update", ct);
-        return await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == orgId && m.UserId == userId, ct)
+    private static async Task<Membership> MemberAsync(PlatformDbContext db, Guid orgId, Guid userId, CancellationToken ct) =>
+        await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == orgId && m.UserId == userId, ct)
             ?? throw new OrgRuleException("That person is not a member of this organization.");
-    }
 
     private static async Task<string> MemberEmailAsync(PlatformDbContext db, Guid userId, CancellationToken ct) =>
         await db.Users.Where(u => u.Id == userId).Select(u => u.Email).FirstOrDefaultAsync(ct) ?? userId.ToString();

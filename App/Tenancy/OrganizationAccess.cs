@@ -1,5 +1,5 @@
-using AgentSpace.Audit;
 using AgentSpace.Data;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
@@ -13,25 +13,29 @@ public sealed record OrgContext(Guid Id, string Slug, string Name, TenantSchemaN
 }
 
 /// <summary>Raised for a missing organization and for one the caller does not belong to: both look the same.</summary>
-public sealed class OrgNotFoundException() : Exception("Organization not found.");
+public sealed class OrgNotFoundException() : UserFacingException("Organization not found.", 404);
 
-public sealed class OrgForbiddenException(OrgRole required) : Exception($"This needs the {required} role or higher.")
+public sealed class OrgForbiddenException(OrgRole required) : UserFacingException($"This needs the {required} role or higher.", 403)
 {
     public OrgRole Required { get; } = required;
 }
 
 /// <summary>Thrown for a request the rules refuse (bad slug, last owner leaving...). The message is safe to show.</summary>
-public sealed class OrgRuleException(string message) : Exception(message);
+public sealed class OrgRuleException(string message) : UserFacingException(message, 400);
 
-/// <summary>Role checks for every service call. Denials are audited in the organization that was asked about.</summary>
-public sealed class OrganizationAccess(IDbContextFactory<PlatformDbContext> platformFactory, AuditLog audit)
+/// <summary>
+/// Role checks for every service call. Denials are recorded in the organization that was asked about,
+/// coalesced per actor and kind (see <see cref="AccessDenials"/>). Services go through
+/// <see cref="TenantOperation"/>, which calls this first.
+/// </summary>
+public sealed class OrganizationAccess(IDbContextFactory<PlatformDbContext> platformFactory, AccessDenials denials)
 {
-    public Task<OrgContext> RequireAsync(Actor actor, string slug, OrgRole minimum, string what, CancellationToken ct) =>
-        RequireAsync(actor, o => o.Slug == slug, minimum, what, ct);
+    public Task<OrgContext> RequireAsync(Actor actor, OrgRef org, OrgRole minimum, string what, CancellationToken ct) =>
+        RequireAsync(actor, org.Match(), minimum, what, ct);
 
     /// <summary>Looks an organization up by id for the caller; a non-member gets not-found (and the probe is audited).</summary>
     public Task<OrgContext> RequireByIdAsync(Actor actor, Guid organizationId, OrgRole minimum, string what, CancellationToken ct) =>
-        RequireAsync(actor, o => o.Id == organizationId, minimum, what, ct);
+        RequireAsync(actor, OrgRef.ById(organizationId), minimum, what, ct);
 
     private async Task<OrgContext> RequireAsync(Actor actor, Expression<Func<Organization, bool>> match, OrgRole minimum, string what, CancellationToken ct)
     {
@@ -49,8 +53,8 @@ public sealed class OrganizationAccess(IDbContextFactory<PlatformDbContext> plat
         var schema = TenantSchemaName.Parse(org.SchemaName);
         if (membership is null || membership.Role < minimum)
         {
-            await audit.AppendAsync(schema, new AuditEntry(AuditActions.AccessDenied, AuditOutcome.Denied, actor.UserId, actor.Email, what, actor.Ip,
-                new Dictionary<string, string?> { ["required"] = minimum.ToString(), ["role"] = membership?.Role.ToString() ?? "none" }), ct);
+            await denials.RecordAsync(schema, actor, what,
+                new Dictionary<string, string?> { ["required"] = minimum.ToString(), ["role"] = membership?.Role.ToString() ?? "none" });
             if (membership is null)
             {
                 throw new OrgNotFoundException();

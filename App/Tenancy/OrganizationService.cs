@@ -16,8 +16,9 @@ public sealed partial class OrganizationService(
     IDbContextFactory<PlatformDbContext> platformFactory,
     SchemaMigrator migrator,
     OrganizationAccess access,
+    TenantOperation operations,
     TenantUnitOfWork tenants,
-    AuditLog audit,
+    TenancyRateLimits limits,
     TimeProvider clock,
     ILogger<OrganizationService> logger)
 {
@@ -70,6 +71,7 @@ public sealed partial class OrganizationService(
         {
             throw new OrgRuleException(problem);
         }
+        limits.AcquireOrganizationCreation(actor);
         var org = new Organization
         {
             Id = Guid.CreateVersion7(),
@@ -80,85 +82,91 @@ public sealed partial class OrganizationService(
         };
         var schema = TenantSchemaName.Parse(org.SchemaName);
 
-        // Claim the slug first (unique index), so two racing creators cannot both provision.
-        await using (var db = await platformFactory.CreateDbContextAsync(ct))
+        // The organization row stays uncommitted while its schema is provisioned: nobody sees it half made,
+        // and a racing creator of the same slug waits on the unique index, then is refused.
+        await using var tx = await operations.BeginPlatformAsync(ct);
+        tx.Db.Organizations.Add(org);
+        tx.Db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = actor.UserId, Role = OrgRole.Owner, JoinedAt = org.CreatedAt });
+        try
         {
-            db.Organizations.Add(org);
-            db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = actor.UserId, Role = OrgRole.Owner, JoinedAt = org.CreatedAt });
-            try
-            {
-                await db.SaveChangesAsync(ct);
-            }
-            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-            {
-                throw new OrgRuleException("That address is already taken. Choose another.");
-            }
+            await tx.Db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new OrgRuleException("That address is already taken. Choose another.");
         }
 
         try
         {
             await migrator.ProvisionTenantAsync(schema, ct);
-            await audit.AppendAsync(schema, new AuditEntry(AuditActions.OrgCreated, AuditOutcome.Success, actor.UserId, actor.Email, org.Slug, actor.Ip,
-                new Dictionary<string, string?> { ["name"] = org.Name }), ct);
+            tx.Audit(schema, AuditEntry.By(actor, TenancyAuditActions.OrgCreated, org.Slug, new Dictionary<string, string?> { ["name"] = org.Name }));
+            await tx.CommitAsync(ct);
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Provisioning organization {Slug} failed; rolling back", org.Slug);
-            await RemoveAsync(org.Id, schema);
+            await tx.DisposeAsync();
+            // Not cancellable: a half-made tenant is worse than a slow request.
+            await migrator.DropTenantAsync(schema, CancellationToken.None);
             throw new OrgRuleException("The organization could not be created. Nothing was saved; try again.");
         }
         return new OrgSummary(org.Id, org.Slug, org.Name, OrgRole.Owner);
     }
 
-    public async Task RenameAsync(Actor actor, string slug, string? newName, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "org.rename", ct);
-        if (ValidateName(newName) is { } problem)
+    public Task RenameAsync(Actor actor, string slug, string? newName, CancellationToken ct) =>
+        operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "org.rename", async (change, token) =>
         {
-            throw new OrgRuleException(problem);
-        }
-        var name = newName!.Trim();
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await db.Organizations.Where(o => o.Id == org.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Name, name), ct);
-        await audit.AppendAsync(org.Schema, new AuditEntry(AuditActions.OrgRenamed, AuditOutcome.Success, actor.UserId, actor.Email, org.Slug, actor.Ip,
-            new Dictionary<string, string?> { ["from"] = org.Name, ["to"] = name }), ct);
-    }
+            if (ValidateName(newName) is { } problem)
+            {
+                throw new OrgRuleException(problem);
+            }
+            var name = newName!.Trim();
+            await change.Db.Organizations.Where(o => o.Id == change.Org.Id).ExecuteUpdateAsync(s => s.SetProperty(o => o.Name, name), token);
+            change.Audit(TenancyAuditActions.OrgRenamed, change.Org.Slug, new Dictionary<string, string?> { ["from"] = change.Org.Name, ["to"] = name });
+        }, ct);
 
-    /// <summary>Owner only, with the slug typed again. Drops the schema and role and removes every membership.</summary>
-    public async Task DeleteAsync(Actor actor, string slug, string? typedSlug, CancellationToken ct)
-    {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Owner, "org.delete", ct);
-        if (!string.Equals(typedSlug?.Trim(), org.Slug, StringComparison.Ordinal))
+    /// <summary>
+    /// Owner only, with the slug typed again. Drops the schema and role, removes the organization with every
+    /// membership and invitation, and records it in the platform log (the tenant's own log goes with it).
+    /// </summary>
+    public Task DeleteAsync(Actor actor, string slug, string? typedSlug, CancellationToken ct) =>
+        operations.ChangePlatformAsync(actor, slug, OrgRole.Owner, "org.delete", async (change, token) =>
         {
-            throw new OrgRuleException($"Type \"{org.Slug}\" to confirm.");
-        }
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.OrgDeleted, AuditOutcome.Success, actor.UserId, actor.Email, org.Slug, actor.Ip,
-            new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.Schema.Value }), ct);
-        await RemoveAsync(org.Id, org.Schema);
-    }
+            var org = change.Org;
+            if (!string.Equals(typedSlug?.Trim(), org.Slug, StringComparison.Ordinal))
+            {
+                throw new OrgRuleException($"Type \"{org.Slug}\" to confirm.");
+            }
+            await DropAsync(change.Db, org.Id, org.Schema, token);
+            change.AuditPlatform(TenancyAuditActions.OrgDeleted, org.Slug, new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.Schema.Value });
+        }, ct);
 
     /// <summary>Operator deletion (admin command); no membership check.</summary>
     public async Task<bool> DeleteAsOperatorAsync(string slug, CancellationToken ct)
     {
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var org = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Slug == slug, ct);
+        await using var tx = await operations.BeginPlatformAsync(ct);
+        var org = (await tx.Db.Organizations.FromSqlInterpolated($"select * from platform.organizations where slug = {slug} for update")
+            .AsNoTracking().ToListAsync(ct)).SingleOrDefault();
         if (org is null)
         {
             return false;
         }
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.OrgDeleted, AuditOutcome.Success, ActorEmail: "operator", Target: org.Slug,
-            Details: new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.SchemaName }), ct);
-        await RemoveAsync(org.Id, TenantSchemaName.Parse(org.SchemaName));
+        await DropAsync(tx.Db, org.Id, TenantSchemaName.Parse(org.SchemaName), ct);
+        tx.AuditPlatform(new AuditEntry(TenancyAuditActions.OrgDeleted, AuditOutcome.Success, ActorEmail: "operator", Target: org.Slug,
+            Details: new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.SchemaName }));
+        await tx.CommitAsync(ct);
         return true;
     }
 
     public async Task<OrgDashboard> GetDashboardAsync(Actor actor, string slug, CancellationToken ct)
     {
-        var org = await access.RequireAsync(actor, slug, OrgRole.Viewer, "org.dashboard", ct);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        var members = await db.Memberships.CountAsync(m => m.OrganizationId == org.Id, ct);
-        var now = clock.GetUtcNow();
-        var pending = await db.Invitations.CountAsync(i => i.OrganizationId == org.Id && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, ct);
+        var (org, members, pending) = await operations.ReadPlatformAsync(actor, slug, OrgRole.Viewer, "org.dashboard", async (org, db, token) =>
+        {
+            var now = clock.GetUtcNow();
+            return (org,
+                await db.Memberships.CountAsync(m => m.OrganizationId == org.Id, token),
+                await db.Invitations.CountAsync(i => i.OrganizationId == org.Id && i.AcceptedAt == null && i.RevokedAt == null && i.ExpiresAt > now, token));
+        }, ct);
         IReadOnlyList<AuditEvent> recent = [];
         if (org.Can(OrgRole.Admin))
         {
@@ -171,12 +179,16 @@ public sealed partial class OrganizationService(
     public Task<OrgContext> GetAsync(Actor actor, string slug, CancellationToken ct) =>
         access.RequireAsync(actor, slug, OrgRole.Viewer, "org.view", ct);
 
-    private async Task RemoveAsync(Guid organizationId, TenantSchemaName schema)
+    /// <summary>
+    /// Drops the schema and role (their own transactions), then deletes the organization's row in the caller's
+    /// transaction, which still holds the row. If that transaction fails, the row remains and deleting again
+    /// finishes the job (dropping is idempotent).
+    /// </summary>
+    private async Task DropAsync(PlatformDbContext db, Guid organizationId, TenantSchemaName schema, CancellationToken ct)
     {
         // Not cancellable: a half-removed tenant is worse than a slow request.
         await migrator.DropTenantAsync(schema, CancellationToken.None);
-        await using var db = await platformFactory.CreateDbContextAsync(CancellationToken.None);
-        await db.Organizations.Where(o => o.Id == organizationId).ExecuteDeleteAsync(CancellationToken.None);
+        await db.Organizations.Where(o => o.Id == organizationId).ExecuteDeleteAsync(ct);
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$", RegexOptions.CultureInvariant)]

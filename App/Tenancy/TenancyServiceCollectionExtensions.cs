@@ -7,7 +7,18 @@ public static class TenancyServiceCollectionExtensions
 {
     public static IServiceCollection AddTenancy(this IServiceCollection services)
     {
+        services.AddOptions<TenancyOptions>()
+            .BindConfiguration(TenancyOptions.Section)
+            .Validate(o => o.DenialWindow > TimeSpan.Zero && o.RateLimits.Window > TimeSpan.Zero,
+                "Tenancy:DenialWindow and Tenancy:RateLimits:Window must be positive.")
+            .Validate(o => o.RateLimits is { OrganizationsPerUser: > 0, OrganizationsPerIp: > 0, InvitationsPerUser: > 0, InvitationsPerOrganization: > 0, InvitationsPerIp: > 0 },
+                "Every Tenancy:RateLimits limit must be at least 1.")
+            .ValidateOnStart();
+        services.AddSingleton<AccessDenials>();
+        services.AddHostedService<AccessDenialFlusher>();
+        services.AddSingleton<TenancyRateLimits>();
         services.AddScoped<OrganizationAccess>();
+        services.AddScoped<TenantOperation>();
         services.AddScoped<OrganizationService>();
         services.AddScoped<MemberService>();
         services.AddTenancyAdminCommands();

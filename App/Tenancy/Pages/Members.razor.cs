@@ -1,4 +1,5 @@
 using AgentSpace.Components;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.Options;
@@ -97,7 +98,7 @@ public sealed partial class Members
             _invite.Role = OrgRole.Member;
             await ReloadListAsync();
         }
-        catch (Exception ex) when (ex is OrgRuleException or OrgForbiddenException)
+        catch (Exception ex) when (ex is OrgRuleException or OrgForbiddenException or RateLimitedException)
         {
             _inviteError = ex.Message;
         }

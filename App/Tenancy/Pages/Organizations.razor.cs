@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AgentSpace.Components;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using Microsoft.AspNetCore.Components;
 
@@ -86,7 +87,7 @@ public sealed partial class Organizations : IDisposable
             await OrgState.RefreshAsync(_cts.Token);
             Navigation.NavigateTo($"/o/{Uri.EscapeDataString(created.Slug)}");
         }
-        catch (OrgRuleException ex)
+        catch (Exception ex) when (ex is OrgRuleException or RateLimitedException)
         {
             _createError = ex.Message;
         }
