@@ -55,23 +55,59 @@ public sealed class SmtpEmailSenderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Send_WithSmtpConfigured_DeliversThroughServer()
+    public async Task Send_PlaintextServerWithDefaultSecurity_DeliversNothingAndSaysTlsIsMissing()
     {
-        var options = Options.Create(new EmailOptions
-        {
-            From = "AgentSpace <no-reply@agentspace.test>",
-            Smtp = new SmtpOptions { Host = "127.0.0.1", Port = _port, UseStartTls = false },
-            PickupDirectory = Path.Combine(_maildir, "pickup-should-stay-empty"),
-        });
-        var sender = new EmailSender(options, new FakeEnv(), NullLogger<EmailSender>.Instance);
-        await sender.SendAsync(new EmailMessage("someone@example.com", "Hello over SMTP", "Plain body with https://x.test/link", "<p>HTML</p>"), default);
+        // The default: TLS is required. A server (or a man in the middle) that offers no STARTTLS gets nothing.
+        var sender = Sender(new SmtpOptions { Host = "127.0.0.1", Port = _port });
 
-        var delivered = Directory.GetFiles(Path.Combine(_maildir, "new"));
-        var raw = Assert.Single(delivered);
-        var text = await File.ReadAllTextAsync(raw);
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => sender.SendAsync(Message(), default));
+
+        Assert.Contains("STARTTLS", failure.Message, StringComparison.Ordinal);
+        Assert.Empty(Delivered());
+    }
+
+    [Fact]
+    public async Task Send_ExplicitPlaintextToLoopback_Delivers()
+    {
+        var sender = Sender(new SmtpOptions { Host = "127.0.0.1", Port = _port, Security = SmtpSecurity.None });
+
+        await sender.SendAsync(Message(), default);
+
+        var text = await File.ReadAllTextAsync(Assert.Single(Delivered()));
         Assert.Contains("Subject: Hello over SMTP", text, StringComparison.Ordinal);
         Assert.Contains("someone@example.com", text, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(options.Value.PickupDirectory));
+        Assert.False(Directory.Exists(PickupFolder));
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("mail.example.com")]
+    [InlineData("localhost.example.com")]
+    public async Task Send_ExplicitPlaintextToNonLoopbackHost_IsRefused(string host)
+    {
+        // Refused before connecting: names are never resolved to decide.
+        var sender = Sender(new SmtpOptions { Host = host, Port = _port, Security = SmtpSecurity.None });
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => sender.SendAsync(Message(), default));
+
+        Assert.Contains("loopback", failure.Message, StringComparison.Ordinal);
+        Assert.Empty(Delivered());
+    }
+
+    private string PickupFolder => Path.Combine(_maildir, "pickup-should-stay-empty");
+
+    private EmailSender Sender(SmtpOptions smtp) => new(
+        Options.Create(new EmailOptions { From = "AgentSpace <no-reply@agentspace.test>", Smtp = smtp, PickupDirectory = PickupFolder }),
+        new FakeEnv(),
+        NullLogger<EmailSender>.Instance);
+
+    private static EmailMessage Message() =>
+        new("someone@example.com", "Hello over SMTP", "Plain body with https://x.test/link", "<p>HTML</p>");
+
+    private string[] Delivered()
+    {
+        var folder = Path.Combine(_maildir, "new");
+        return Directory.Exists(folder) ? Directory.GetFiles(folder) : [];
     }
 
     private static int FreePort()

@@ -26,8 +26,31 @@ public sealed class EmailSender(IOptions<EmailOptions> options, IHostEnvironment
 
         if (!string.IsNullOrWhiteSpace(o.Smtp.Host))
         {
+            // Checked at start-up too; checked again here so no code path can send a link in plaintext over the network.
+            if (o.Smtp.Problem() is { } problem)
+            {
+                logger.LogError("Email to {To} not sent: {Problem}", message.To, problem);
+                throw new InvalidOperationException(problem);
+            }
+            var security = o.Smtp.EffectiveSecurity switch
+            {
+                SmtpSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
+                SmtpSecurity.None => SecureSocketOptions.None,
+                // Never StartTlsWhenAvailable: a man in the middle strips the offer and reads the links.
+                _ => SecureSocketOptions.StartTls,
+            };
             using var client = new SmtpClient();
-            await client.ConnectAsync(o.Smtp.Host, o.Smtp.Port, o.Smtp.UseStartTls ? SecureSocketOptions.StartTlsWhenAvailable : SecureSocketOptions.None, ct);
+            try
+            {
+                await client.ConnectAsync(o.Smtp.Host, o.Smtp.Port, security, ct);
+            }
+            catch (NotSupportedException ex) when (security == SecureSocketOptions.StartTls)
+            {
+                var refusal = $"SMTP server {o.Smtp.Host}:{o.Smtp.Port} does not offer STARTTLS; email is not sent in plaintext. " +
+                    "Fix the server, or set Email:Smtp:Security (SslOnConnect; None only for a loopback relay).";
+                logger.LogError("Email to {To} not sent: {Problem}", message.To, refusal);
+                throw new InvalidOperationException(refusal, ex);
+            }
             if (!string.IsNullOrEmpty(o.Smtp.Username))
             {
                 await client.AuthenticateAsync(o.Smtp.Username, o.Smtp.Password, ct);
