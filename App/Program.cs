@@ -20,6 +20,7 @@ builder.Services.AddMagicLinkIdentity(builder.Configuration);
 builder.Services.AddTenancy();
 builder.Services.AddMudServices();
 builder.Services.AddAppComponents();
+builder.Services.AddHealthEndpoints();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 
 var app = builder.Build();
@@ -27,6 +28,16 @@ var app = builder.Build();
 if (AdminCommands.IsAdminCommand(args))
 {
     return await app.RunAdminCommandAsync(args);
+}
+
+try
+{
+    app.RunStartupChecks();
+}
+catch (StartupConfigurationException ex)
+{
+    await Console.Error.WriteLineAsync("error: " + ex.Message.ReplaceLineEndings(" "));
+    return 1;
 }
 await app.MigrateOnStartupAsync();
 
@@ -44,6 +55,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
 
+app.MapHealthEndpoints();
 app.MapStaticAssets();
 app.MapAuthEndpoints();
 app.MapAuditEndpoints();

@@ -41,6 +41,8 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         builder.UseEnvironment(Environment);
         builder.UseSetting("ConnectionStrings:Default", Database.AppConnectionString);
         builder.UseSetting("Email:PickupDirectory", MailFolder);
+        // Tests read sign-in links from the pickup folder, in every environment.
+        builder.UseSetting("Email:AllowPickupDirectory", "true");
         builder.UseSetting("Email:Smtp:Host", "");
         builder.UseSetting("SignIn:MaxRequestsPerIp", "1000");
     }

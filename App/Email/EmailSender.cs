@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using AgentSpace.Hosting;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
@@ -126,6 +127,7 @@ public static class EmailServiceCollectionExtensions
     public static IServiceCollection AddEmail(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<EmailOptions>(configuration.GetSection(EmailOptions.Section));
+        services.AddStartupCheck<EmailStartupCheck>();
         services.AddSingleton<IEmailSender, EmailSender>();
         services.AddSingleton<EmailQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<EmailQueue>());
