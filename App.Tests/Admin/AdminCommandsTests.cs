@@ -121,6 +121,30 @@ public sealed class AdminCommandsTests(AppServices app) : IClassFixture<AppServi
         Assert.Equal("error: the database has not been migrated yet. Run: App migrate", error.ToString().Trim());
     }
 
+    [Theory]
+    [InlineData("tenant", "list")]
+    [InlineData("migrate")]
+    public async Task AnyCommand_NonDatabaseFailure_PrintsOneLineAndExitsOne(params string[] args)
+    {
+        // An operator's typo in the connection string: Npgsql throws ArgumentException, not a database error.
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Default"] = "Host=127.0.0.1;Databse=agentspace" }).Build();
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddData(configuration)
+            .AddTenancy()
+            .BuildServiceProvider();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await AdminCommands.RunAsync(args, services, output, error);
+
+        Assert.Equal(1, code);
+        var line = Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("databse", line, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task TenantDelete_UnknownSlug_ExitsOne()
     {

@@ -6,7 +6,7 @@ namespace AgentSpace.Admin;
 /// <summary>
 /// Runs the operator command named on the command line (<c>dotnet run --project App -- tenant list</c>).
 /// The commands themselves are contributed by the features (<see cref="AdminCommand"/>).
-/// Exit codes: 0 done, 1 failed, 2 bad usage.
+/// Exit codes: 0 done, 1 failed (one line on stderr, never a stack trace), 2 bad usage, 130 cancelled (Ctrl+C).
 /// </summary>
 public static class AdminCommands
 {
@@ -61,7 +61,8 @@ public static class AdminCommands
 
         await using var scope = services.CreateAsyncScope();
         using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+        Console.CancelKeyPress += onCancel;
         try
         {
             return await command.Command.RunAsync(new AdminInvocation(rest, scope.ServiceProvider, output, error, cts.Token));
@@ -78,9 +79,35 @@ public static class AdminCommands
         }
         catch (Npgsql.NpgsqlException ex)
         {
-            await error.WriteLineAsync("error: database: " + ex.Message);
+            await error.WriteLineAsync("error: database: " + OneLine(ex));
             return 1;
         }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("error: cancelled");
+            return 130;
+        }
+        catch (Exception ex)
+        {
+            // Whatever failed, the operator gets one line, never a stack trace.
+            await error.WriteLineAsync("error: " + OneLine(ex));
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>The message as one line; wrappers that only say "see the inner exception" give way to the inner one.</summary>
+    private static string OneLine(Exception ex)
+    {
+        var shown = ex;
+        while (shown.InnerException is not null && shown.Message.Contains("inner exception", StringComparison.OrdinalIgnoreCase))
+        {
+            shown = shown.InnerException;
+        }
+        return shown.Message.ReplaceLineEndings(" ");
     }
 
     private static string Usage(IEnumerable<AdminCommand> commands)
@@ -91,7 +118,7 @@ public static class AdminCommands
             var synopsis = $"{c.Name} {c.Synopsis}".TrimEnd();
             sb.Append("  ").Append(synopsis.PadRight(38)).Append(synopsis.Length >= 38 ? "\n  " + new string(' ', 38) : "").Append(c.Summary).Append('\n');
         }
-        sb.Append("\nAdd --help to any command for its details. Exit codes: 0 success, 1 failure, 2 usage error.");
+        sb.Append("\nAdd --help to any command for its details. Exit codes: 0 success, 1 failure, 2 usage error, 130 cancelled.");
         return sb.ToString();
     }
 }
