@@ -10,6 +10,7 @@ using MudBlazor.Services;
 
 var builder = WebApplication.CreateBuilder(AdminCommands.HostArguments(args));
 builder.Logging.AddAdminCommandLogging(args);
+builder.AddErrorTracking();
 
 builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddAppDataProtection(builder.Configuration);
