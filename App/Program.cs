@@ -40,6 +40,7 @@ catch (StartupConfigurationException ex)
     await Console.Error.WriteLineAsync("error: " + ex.Message.ReplaceLineEndings(" "));
     return 1;
 }
+
 await app.MigrateOnStartupAsync();
 
 app.UseTrustedProxies(app.Configuration);
