@@ -96,7 +96,7 @@ public static class ErrorTracking
 /// current request carried in its query, form, cookies or secret-looking headers. An event that cannot
 /// be cleaned is dropped (Sentry would otherwise send it as it was).
 /// </summary>
-public sealed partial class SentryScrubber(SecretValues secrets, IHttpContextAccessor http)
+internal sealed partial class SentryScrubber(SecretValues secrets, IHttpContextAccessor http)
 {
     private const string Placeholder = SecretValues.Placeholder;
 
