@@ -22,6 +22,7 @@ builder.Services.AddTenancy();
 builder.Services.AddMudServices();
 builder.Services.AddAppComponents();
 builder.Services.AddHealthEndpoints();
+builder.Services.AddUserFacingErrors();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 
 var app = builder.Build();
@@ -50,6 +51,7 @@ if (!app.Environment.IsDevelopment())
     app.UseHsts();
 }
 app.UseSecurityHeaders();
+app.UseUserFacingErrors();
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 app.UseSameOriginBlazorHub();
 app.UseCookiePolicy();

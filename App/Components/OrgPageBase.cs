@@ -1,3 +1,4 @@
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using Microsoft.AspNetCore.Components;
@@ -76,7 +77,7 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
             Org = null;
             NotFound = true;
         }
-        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException)
+        catch (UserFacingException ex)
         {
             PageError = ex.Message;
         }
@@ -106,10 +107,12 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
     }
 
     /// <summary>
-    /// Runs a user action. Rule and permission refusals become an error snackbar (their messages are
-    /// written for users); a vanished organization becomes the not-found state. True on success.
+    /// Runs a user action. Refusals (<see cref="UserFacingException"/>: rules, permissions, rate limits) become
+    /// an error snackbar, or go to <paramref name="onRefused"/> for a form that shows them inline; a vanished
+    /// organization becomes the not-found state. Anything else is a fault for the circuit's error boundary.
+    /// True on success.
     /// </summary>
-    protected async Task<bool> TryAsync(Func<Actor, CancellationToken, Task> action, string? successMessage = null)
+    protected async Task<bool> TryAsync(Func<Actor, CancellationToken, Task> action, string? successMessage = null, Action<string>? onRefused = null)
     {
         ArgumentNullException.ThrowIfNull(action);
         try
@@ -127,9 +130,16 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
             Org = null;
             NotFound = true;
         }
-        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException)
+        catch (UserFacingException ex)
         {
-            Snackbar.Add(ex.Message, Severity.Error);
+            if (onRefused is null)
+            {
+                Snackbar.Add(ex.Message, Severity.Error);
+            }
+            else
+            {
+                onRefused(ex.Message);
+            }
         }
         catch (OperationCanceledException) when (PageToken.IsCancellationRequested)
         {

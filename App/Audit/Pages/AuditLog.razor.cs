@@ -1,4 +1,5 @@
 using System.Globalization;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using Microsoft.AspNetCore.Components;
@@ -58,7 +59,7 @@ public sealed partial class AuditLog
             var page = await AuditService.SearchAsync(actor, Slug, _filter.ToFilter(), state.Page + 1, state.PageSize, ct);
             return new TableData<AuditEvent> { Items = page.Items, TotalItems = page.Total };
         }
-        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException or OrgNotFoundException)
+        catch (UserFacingException ex)
         {
             Snackbar.Add(ex.Message, Severity.Error);
             return new TableData<AuditEvent> { Items = [], TotalItems = 0 };

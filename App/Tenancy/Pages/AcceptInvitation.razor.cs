@@ -1,4 +1,5 @@
 using AgentSpace.Components;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using Microsoft.AspNetCore.Components;
 
@@ -58,7 +59,7 @@ public sealed partial class AcceptInvitation : IDisposable
             await OrgState.RefreshAsync(_cts.Token);
             Navigation.NavigateTo($"/o/{Uri.EscapeDataString(org.Slug)}");
         }
-        catch (Exception ex) when (ex is OrgRuleException or OrgForbiddenException or OrgNotFoundException)
+        catch (UserFacingException ex)
         {
             _error = ex.Message;
         }

@@ -91,20 +91,14 @@ public sealed partial class Members
         _inviting = true;
         try
         {
-            var actor = await Actors.GetAsync();
-            await MemberService.InviteAsync(actor, Slug, _invite.Email, _invite.Role, AppBaseUrl.For(AppOptions.Value, Navigation), PageToken);
-            Snackbar.Add($"Invitation sent to {_invite.Email!.Trim()}.", Severity.Success);
-            _invite.Email = null;
-            _invite.Role = OrgRole.Member;
-            await ReloadListAsync();
-        }
-        catch (Exception ex) when (ex is OrgRuleException or OrgForbiddenException or RateLimitedException)
-        {
-            _inviteError = ex.Message;
-        }
-        catch (OrgNotFoundException)
-        {
-            await ReloadAsync();
+            var sent = await TryAsync((actor, ct) => MemberService.InviteAsync(actor, Slug, _invite.Email, _invite.Role, AppBaseUrl.For(AppOptions.Value, Navigation), ct),
+                $"Invitation sent to {_invite.Email!.Trim()}.", onRefused: message => _inviteError = message);
+            if (sent)
+            {
+                _invite.Email = null;
+                _invite.Role = OrgRole.Member;
+                await ReloadListAsync();
+            }
         }
         finally
         {
@@ -168,7 +162,7 @@ public sealed partial class Members
             // Removed from the organization meanwhile: the full reload shows the not-found state.
             await ReloadAsync();
         }
-        catch (Exception ex) when (ex is OrgForbiddenException or OrgRuleException)
+        catch (UserFacingException ex)
         {
             Snackbar.Add(ex.Message, Severity.Error);
         }

@@ -40,7 +40,7 @@ public sealed partial class Organizations : IDisposable
         catch (OperationCanceledException) when (_cts.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is OrgRuleException or OrgForbiddenException)
+        catch (UserFacingException ex)
         {
             _loadError = ex.Message;
         }
@@ -87,7 +87,7 @@ public sealed partial class Organizations : IDisposable
             await OrgState.RefreshAsync(_cts.Token);
             Navigation.NavigateTo($"/o/{Uri.EscapeDataString(created.Slug)}");
         }
-        catch (Exception ex) when (ex is OrgRuleException or RateLimitedException)
+        catch (UserFacingException ex)
         {
             _createError = ex.Message;
         }
