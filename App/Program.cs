@@ -57,6 +57,7 @@ app.UseSameOriginBlazorHub();
 app.UseCookiePolicy();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseAntiforgery();
 
 app.MapHealthEndpoints();

@@ -9,15 +9,28 @@ namespace AgentSpace.Tests.Identity;
 
 public sealed partial class MagicLinkTests(AppServices app) : IClassFixture<AppServices>
 {
-    private const string BaseUrl = "https://agentspace.test";
-
     private static string NewEmail() => $"user-{Guid.NewGuid():N}@example.com";
 
     private Task<MagicLinkRequestResult> RequestAsync(string email, string? ip = null) =>
-        app.WithAsync<MagicLinkService, MagicLinkRequestResult>(s => s.RequestAsync(email, ip ?? RandomIp(), BaseUrl, null, default));
+        app.WithAsync<MagicLinkService, MagicLinkRequestResult>(s => s.RequestAsync(email, ip ?? RandomIp(), null, default));
 
     private Task<RedeemResult> RedeemAsync(string email, string token) =>
         app.WithAsync<MagicLinkService, RedeemResult>(s => s.RedeemAsync(email, token, "192.0.2.1", default));
+
+    private Task<MagicLinkRequestResult> RequestWithoutIpAsync(string email) =>
+        app.WithAsync<MagicLinkService, MagicLinkRequestResult>(s => s.RequestAsync(email, null, null, default));
+
+    /// <summary>How many messages were actually written for <paramref name="email"/>.</summary>
+    private async Task<int> MailCountAsync(string email)
+    {
+        var count = 0;
+        foreach (var file in Directory.Exists(app.MailFolder) ? Directory.GetFiles(app.MailFolder, "*.eml") : [])
+        {
+            using var message = await MimeMessage.LoadAsync(file);
+            count += message.To.Mailboxes.Count(m => m.Address == email);
+        }
+        return count;
+    }
 
     private static string RandomIp() => $"10.{Random.Shared.Next(256)}.{Random.Shared.Next(256)}.{Random.Shared.Next(1, 255)}";
 
@@ -150,6 +163,53 @@ public sealed partial class MagicLinkTests(AppServices app) : IClassFixture<AppS
             Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(NewEmail(), ip));
         }
         Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync(NewEmail(), ip));
+    }
+
+    [Fact]
+    public async Task Request_PlusTaggedVariants_ShareTheAddressBucket()
+    {
+        var local = $"victim-{Guid.NewGuid():N}";
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync($"{local}@example.com"));
+        }
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync($"{local}+1@example.com"));
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync($"{local.ToUpperInvariant()}+again@EXAMPLE.com"));
+        // Another mailbox keeps its own bucket.
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync($"other-{local}@example.com"));
+    }
+
+    [Fact]
+    public async Task Request_WithoutClientAddress_IsStillLimitedPerAddress()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(MagicLinkRequestResult.Sent, await RequestWithoutIpAsync(NewEmail()));
+        }
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestWithoutIpAsync(NewEmail()));
+    }
+
+    [Fact]
+    public async Task Request_ManyAddressesInOneIpv6Slash64_ShareOneBucket()
+    {
+        var prefix = $"2001:db8:{Random.Shared.Next(1, 0xffff):x}:{Random.Shared.Next(1, 0xffff):x}";
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(NewEmail(), $"{prefix}:{Random.Shared.Next(1, 0xffff):x}::{i + 1:x}"));
+        }
+        Assert.Equal(MagicLinkRequestResult.RateLimited, await RequestAsync(NewEmail(), $"{prefix}:ffff:ffff:ffff:fffe"));
+        // The neighbouring /64 is someone else.
+        Assert.Equal(MagicLinkRequestResult.Sent, await RequestAsync(NewEmail(), $"2001:db8:ffff:{Random.Shared.Next(1, 0xffff):x}::1"));
+    }
+
+    [Fact]
+    public async Task Request_FiftyInParallelForOneAddress_SendsFiveMails()
+    {
+        var email = NewEmail();
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => RequestAsync(email))));
+        Assert.Equal(5, results.Count(r => r == MagicLinkRequestResult.Sent));
+        await Task.Delay(500);
+        Assert.Equal(5, await MailCountAsync(email));
     }
 
     [Fact]

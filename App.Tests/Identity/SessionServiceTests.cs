@@ -9,7 +9,7 @@ public sealed class SessionServiceTests(AppServices app) : IClassFixture<AppServ
     private async Task<ClaimsPrincipal> SignInAsync(Actor user, string ip) =>
         await app.WithAsync<SessionService, ClaimsPrincipal>(s => s.StartAsync(new AppUser { Id = user.UserId, Email = user.Email }, ip, "TestBrowser/1.0", default));
 
-    private Task<bool> IsActiveAsync(ClaimsPrincipal p) => app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(p, default));
+    private Task<bool> IsActiveAsync(ClaimsPrincipal p) => app.WithAsync<SessionService, bool>(s => s.IsActiveAsync(p, recordUse: true, default));
 
     [Fact]
     public async Task ListOpen_ShowsOnlyOwnOpenSessions_MarksCurrent()
@@ -44,5 +44,54 @@ public sealed class SessionServiceTests(AppServices app) : IClassFixture<AppServ
         Assert.True(await app.WithAsync<SessionService, bool>(s => s.EndOneAsync(laptop, phoneSession, null, default)));
         Assert.False(await IsActiveAsync(phone));
         Assert.True(await IsActiveAsync(laptop));
+    }
+
+    private async Task<ClaimsPrincipal> NewSessionAsync() =>
+        await SignInAsync(await app.CreateUserAsync($"idle-{Guid.NewGuid():N}@example.com"), "198.51.100.9");
+
+    [Fact]
+    public async Task IsActive_UsedEveryHour_EndsAtSevenDays()
+    {
+        var session = await NewSessionAsync();
+        for (var hour = 1; hour < 7 * 24; hour++)
+        {
+            app.Clock.Advance(TimeSpan.FromHours(1));
+            Assert.True(await IsActiveAsync(session), $"ended after {hour} h of use");
+        }
+        app.Clock.Advance(TimeSpan.FromHours(1));
+        Assert.False(await IsActiveAsync(session));
+    }
+
+    [Fact]
+    public async Task IsActive_IdleTwelveHours_Ends()
+    {
+        var session = await NewSessionAsync();
+        app.Clock.Advance(TimeSpan.FromHours(12) + TimeSpan.FromMinutes(1));
+        Assert.False(await IsActiveAsync(session));
+        // Ended for good: using it again does not bring it back.
+        Assert.False(await IsActiveAsync(session));
+    }
+
+    [Fact]
+    public async Task IsActive_UsedWithinIdleLimit_Continues()
+    {
+        var session = await NewSessionAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            app.Clock.Advance(TimeSpan.FromHours(11));
+            Assert.True(await IsActiveAsync(session), $"ended after {(i + 1) * 11} h");
+        }
+    }
+
+    [Fact]
+    public async Task ListOpen_ExpiredSession_IsNotListed()
+    {
+        var user = await app.CreateUserAsync($"list-{Guid.NewGuid():N}@example.com");
+        var old = await SignInAsync(user, "198.51.100.10");
+        app.Clock.Advance(TimeSpan.FromHours(13));
+        var fresh = await SignInAsync(user, "198.51.100.11");
+        var rows = await app.WithAsync<SessionService, IReadOnlyList<SessionRow>>(s => s.ListOpenAsync(fresh, default));
+        Assert.Equal("198.51.100.11", Assert.Single(rows).Ip);
+        Assert.False(await IsActiveAsync(old));
     }
 }

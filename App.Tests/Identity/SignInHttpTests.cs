@@ -1,5 +1,6 @@
 using System.Net;
 using AgentSpace.Identity;
+using Microsoft.AspNetCore.Hosting;
 using AgentSpace.Tests.Infrastructure;
 
 namespace AgentSpace.Tests.Identity;
@@ -239,6 +240,13 @@ public sealed class ProductionHeadersTests(ProductionHeadersTests.ProductionFact
     public sealed class ProductionFactory : WebAppFactory
     {
         protected override string Environment => "Production";
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            // Outside Development the app does not start without it.
+            builder.UseSetting("App:PublicBaseUrl", "https://agentspace.example");
+        }
     }
 
     [Fact]

@@ -42,6 +42,7 @@ public class AppServices : IAsyncLifetime
             ["Tenancy:RateLimits:InvitationsPerUser"] = "1000",
             ["Tenancy:RateLimits:InvitationsPerOrganization"] = "1000",
             ["Tenancy:RateLimits:InvitationsPerIp"] = "1000",
+            ["App:PublicBaseUrl"] = "https://agentspace.test",
         };
         foreach (var (k, v) in ExtraSettings)
         {
@@ -94,7 +95,7 @@ public class AppServices : IAsyncLifetime
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
         await using var ctx = await db.CreateDbContextAsync();
-        var user = AppUser.Create(email.ToLowerInvariant(), Clock.GetUtcNow());
+        var user = AppUser.Create(email, Clock.GetUtcNow());
         ctx.Users.Add(user);
         await ctx.SaveChangesAsync();
         return new Actor(user.Id, user.Email!, ip);

@@ -45,6 +45,39 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         builder.UseSetting("Email:AllowPickupDirectory", "true");
         builder.UseSetting("Email:Smtp:Host", "");
         builder.UseSetting("SignIn:MaxRequestsPerIp", "1000");
+        // Every test request comes from one address; the per-address limits have their own tests.
+        builder.UseSetting("SignIn:MaxAuthPostsPerIpPerMinute", "100000");
+    }
+
+    /// <summary>POSTs the sign-in form for <paramref name="email"/> (with a fresh antiforgery token) and returns the answer.</summary>
+    public static async Task<HttpResponseMessage> RequestLinkAsync(BrowserLikeClient browser, string email, string? returnUrl = null)
+    {
+        ArgumentNullException.ThrowIfNull(browser);
+        var fields = new Dictionary<string, string> { ["email"] = email, ["__RequestVerificationToken"] = await browser.AntiforgeryTokenFromAsync("/signin") };
+        if (returnUrl is not null)
+        {
+            fields["returnUrl"] = returnUrl;
+        }
+        return await browser.PostFormAsync("/auth/magic-link", fields);
+    }
+
+    /// <summary>Signs in through the emailed link, as a browser does; returns the answer to the redeem POST.</summary>
+    public async Task<HttpResponseMessage> SignInAsync(BrowserLikeClient browser, string email, ISet<string> readMail)
+    {
+        ArgumentNullException.ThrowIfNull(browser);
+        var requested = await RequestLinkAsync(browser, email);
+        if (requested.StatusCode != HttpStatusCode.Redirect || requested.Headers.Location?.OriginalString != "/signin/sent")
+        {
+            throw new InvalidOperationException($"Requesting a link for {email} answered {(int)requested.StatusCode} {requested.Headers.Location}");
+        }
+        var link = new Uri(await LinkFromMailAsync(email, "/auth/redeem", readMail));
+        var query = System.Web.HttpUtility.ParseQueryString(link.Query);
+        return await browser.PostFormAsync("/auth/redeem", new Dictionary<string, string>
+        {
+            ["email"] = query["email"]!,
+            ["token"] = query["token"]!,
+            ["__RequestVerificationToken"] = await browser.AntiforgeryTokenFromAsync(link.PathAndQuery),
+        });
     }
 
     /// <summary>A client that keeps cookies itself (https base address, so Secure cookies flow) and does not follow redirects.</summary>

@@ -76,7 +76,7 @@ public sealed class OrganizationAccessTests(AppServices app) : IClassFixture<App
         var org = await CreateOrgAsync(owner);
         var user = await MemberWithRoleAsync(owner, org, role);
 
-        await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<MemberService>(s => s.InviteAsync(user, org.Slug, "x@example.com", OrgRole.Member, "https://t", default)));
+        await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<MemberService>(s => s.InviteAsync(user, org.Slug, "x@example.com", OrgRole.Member, default)));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<AuditService, AuditPage>(s => s.SearchAsync(user, org.Slug, new AuditFilter(), 1, 10, default)));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<AuditService, string>(s => s.ExportCsvAsync(user, org.Slug, new AuditFilter(), default)));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<OrganizationService>(s => s.RenameAsync(user, org.Slug, "Hijacked", default)));
@@ -100,7 +100,7 @@ public sealed class OrganizationAccessTests(AppServices app) : IClassFixture<App
         await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<OrganizationService>(s => s.DeleteAsync(admin, org.Slug, org.Slug, default)));
         await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService>(s => s.RemoveAsync(admin, org.Slug, owner.UserId, default)));
         await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService>(s => s.ChangeRoleAsync(admin, org.Slug, owner.UserId, OrgRole.Member, default)));
-        await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService>(s => s.InviteAsync(admin, org.Slug, "boss@example.com", OrgRole.Owner, "https://t", default)));
+        await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService>(s => s.InviteAsync(admin, org.Slug, "boss@example.com", OrgRole.Owner, default)));
         // But an admin can rename and read the audit log.
         await app.WithAsync<OrganizationService>(s => s.RenameAsync(admin, org.Slug, "Renamed", default));
         Assert.Contains(await AuditOfAsync(admin, org.Slug), e => e.Action == TenancyAuditActions.OrgRenamed);
@@ -130,7 +130,7 @@ public sealed class OrganizationAccessTests(AppServices app) : IClassFixture<App
         var org = await CreateOrgAsync(owner);
         var invitee = await UserAsync("invitee");
         var stranger = await UserAsync("stranger");
-        await app.WithAsync<MemberService>(s => s.InviteAsync(owner, org.Slug, invitee.Email.ToUpperInvariant(), OrgRole.Viewer, "https://agentspace.test", default));
+        await app.WithAsync<MemberService>(s => s.InviteAsync(owner, org.Slug, invitee.Email.ToUpperInvariant(), OrgRole.Viewer, default));
         var token = await InvitationTokenFromMailAsync(invitee.Email);
 
         var forwarded = await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService, OrgSummary>(s => s.AcceptAsync(stranger, token, default)));
@@ -156,7 +156,7 @@ public sealed class OrganizationAccessTests(AppServices app) : IClassFixture<App
         var owner = await UserAsync("owner");
         var org = await CreateOrgAsync(owner);
         var invitee = await UserAsync("late");
-        await app.WithAsync<MemberService>(s => s.InviteAsync(owner, org.Slug, invitee.Email, OrgRole.Member, "https://agentspace.test", default));
+        await app.WithAsync<MemberService>(s => s.InviteAsync(owner, org.Slug, invitee.Email, OrgRole.Member, default));
         var token = await InvitationTokenFromMailAsync(invitee.Email);
         app.Clock.Advance(MemberService.InvitationLifetime + TimeSpan.FromMinutes(1));
         await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService, OrgSummary>(s => s.AcceptAsync(invitee, token, default)));

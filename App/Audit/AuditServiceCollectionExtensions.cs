@@ -1,7 +1,9 @@
 using System.Text;
 using AgentSpace.Components.Layout;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using Microsoft.AspNetCore.Mvc;
 using MudBlazor;
 
 namespace AgentSpace.Audit;
@@ -17,11 +19,16 @@ public static class AuditServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>CSV export, behind the cookie and the Admin role.</summary>
+    /// <summary>
+    /// CSV export, behind the cookie and the Admin role. A POST with the antiforgery token, since it writes
+    /// an audit row (a GET could be triggered by another site or a prefetch); never stored by a cache.
+    /// </summary>
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/o/{slug}/audit/export.csv", async (string slug, string? actor, string? action, DateOnly? from, DateOnly? to, HttpContext http, AuditService audit) =>
+        app.MapPost("/o/{slug}/audit/export.csv", async (string slug, [FromForm] string? actor, [FromForm] string? action, [FromForm] DateOnly? from, [FromForm] DateOnly? to,
+            HttpContext http, AuditService audit) =>
         {
+            http.Response.Headers.CacheControl = "no-store";
             var who = SessionService.ActorOf(http.User, AuthEndpoints.ClientIp(http));
             if (who is null)
             {
@@ -40,7 +47,7 @@ public static class AuditServiceCollectionExtensions
             {
                 return Results.StatusCode(StatusCodes.Status403Forbidden);
             }
-        }).RequireAuthorization();
+        }).RequireAuthorization().RequireAntiforgery();
         return app;
     }
 }

@@ -81,7 +81,9 @@ public sealed class EmailSender(IOptions<EmailOptions> options, IHostEnvironment
 /// </summary>
 public sealed class EmailQueue : BackgroundService
 {
-    private readonly Channel<EmailMessage> _channel = Channel.CreateBounded<EmailMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropWrite });
+    // FullMode Wait, so TryWrite answers false when full (DropWrite answers true and drops the message,
+    // which let a full queue swallow sign-in mail while the page said "sent"). Nothing ever waits: Enqueue only tries.
+    private readonly Channel<EmailMessage> _channel = Channel.CreateBounded<EmailMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.Wait });
     private readonly IEmailSender _sender;
     private readonly ILogger<EmailQueue> _logger;
 
@@ -91,6 +93,7 @@ public sealed class EmailQueue : BackgroundService
         _logger = logger;
     }
 
+    /// <summary>False (and an error logged) when the queue is full: the caller must tell the user, never report it sent.</summary>
     public bool Enqueue(EmailMessage message)
     {
         if (_channel.Writer.TryWrite(message))

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http.Features;
+
 namespace AgentSpace.Hosting;
 
 /// <summary>Security headers on every response, and a same-origin check on the Blazor hub.</summary>
@@ -49,10 +52,43 @@ public static class WebSecurity
         {
             // Browsers send Origin on every WebSocket handshake and on the negotiate POST; only a plain
             // same-origin GET (such as the initializers fetch) arrives without one.
-            return !context.WebSockets.IsWebSocketRequest && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method));
+            return !IsWebSocketUpgrade(context) && (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method));
         }
         // Host comparison (not scheme), so a TLS-terminating proxy in front does not break the check.
         return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
             && string.Equals(uri.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// A WebSocket handshake, read from the request itself. <c>HttpContext.WebSockets.IsWebSocketRequest</c>
+    /// is false here under Kestrel: the feature behind it is added by the WebSockets middleware, which the
+    /// hub's endpoint runs later. HTTP/1.1 asks with <c>Upgrade: websocket</c>, HTTP/2 and HTTP/3 with an
+    /// extended CONNECT.
+    /// </summary>
+    internal static bool IsWebSocketUpgrade(HttpContext context) =>
+        context.WebSockets.IsWebSocketRequest
+        || context.Request.Headers.Upgrade.Any(v => v?.Contains("websocket", StringComparison.OrdinalIgnoreCase) == true)
+        || HttpMethods.IsConnect(context.Request.Method)
+        || context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect == true;
+
+    /// <summary>
+    /// Requires the antiforgery token on every endpoint of <paramref name="builder"/>. The metadata makes
+    /// UseAntiforgery validate the request; the filter refuses it when that failed, which the framework
+    /// does by itself only for endpoints that bind a form field.
+    /// </summary>
+    public static TBuilder RequireAntiforgery<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+    {
+        builder.WithMetadata(new RequireAntiforgeryTokenAttribute());
+        builder.AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            var valid = http.Features.Get<IAntiforgeryValidationFeature>()?.IsValid
+                ?? await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http);
+            return valid
+                ? await next(context)
+                : Results.Text("This form has expired or did not come from this site. Go back, reload the page and try again.",
+                    "text/plain; charset=utf-8", statusCode: StatusCodes.Status400BadRequest);
+        });
+        return builder;
     }
 }

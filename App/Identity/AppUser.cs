@@ -10,19 +10,26 @@ public sealed class AppUser : IdentityUser<Guid>
     /// <summary>A suspended account cannot sign in and its open sessions end at the next revalidation.</summary>
     public DateTimeOffset? SuspendedAt { get; set; }
 
-    /// <summary>A new, confirmed account for a normalized email (the magic link proved the address).</summary>
-    public static AppUser Create(string email, DateTimeOffset now) => new()
+    /// <summary>
+    /// A new, confirmed account (the magic link proved the address). Email, user name and their
+    /// "normalized" columns all hold <see cref="EmailAddress.Normalize"/>'s one form, the value every look-up uses.
+    /// </summary>
+    public static AppUser Create(string email, DateTimeOffset now)
     {
-        Id = Guid.CreateVersion7(),
-        Email = email,
-        NormalizedEmail = email.ToUpperInvariant(),
-        UserName = email,
-        NormalizedUserName = email.ToUpperInvariant(),
-        EmailConfirmed = true,
-        SecurityStamp = Guid.NewGuid().ToString("N"),
-        ConcurrencyStamp = Guid.NewGuid().ToString("N"),
-        CreatedAt = now,
-    };
+        var address = EmailAddress.Normalize(email) ?? throw new ArgumentException("Not a valid email address.", nameof(email));
+        return new()
+        {
+            Id = Guid.CreateVersion7(),
+            Email = address,
+            NormalizedEmail = address,
+            UserName = address,
+            NormalizedUserName = address,
+            EmailConfirmed = true,
+            SecurityStamp = Guid.NewGuid().ToString("N"),
+            ConcurrencyStamp = Guid.NewGuid().ToString("N"),
+            CreatedAt = now,
+        };
+    }
 }
 
 /// <summary>A magic-link token. Only the SHA-256 of the token is stored.</summary>
@@ -30,8 +37,12 @@ public sealed class SignInToken
 {
     public required Guid Id { get; init; }
     public required string Email { get; init; }
+    /// <summary>The mailbox the per-address limit counts (<see cref="EmailAddress.RateKey"/>).</summary>
+    public required string EmailKey { get; init; }
     public required byte[] TokenHash { get; init; }
     public string? RequestIp { get; init; }
+    /// <summary>The client bucket the per-address limit counts (<see cref="ClientAddress.Bucket(string?)"/>).</summary>
+    public required string IpBucket { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset ExpiresAt { get; init; }
     public DateTimeOffset? UsedAt { get; set; }
@@ -43,6 +54,8 @@ public sealed class UserSession
     public required Guid Id { get; init; }
     public required Guid UserId { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Last use, kept to within a minute (not written on every request); the idle limit counts from it.</summary>
+    public required DateTimeOffset LastSeenAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
     public string? Ip { get; init; }
     public string? UserAgent { get; init; }
@@ -60,10 +73,13 @@ internal sealed class SignInTokenConfiguration : IEntityTypeConfiguration<SignIn
         builder.ToTable("sign_in_tokens");
         builder.HasKey(t => t.Id);
         builder.Property(t => t.Email).HasMaxLength(320);
+        builder.Property(t => t.EmailKey).HasMaxLength(320);
         builder.Property(t => t.RequestIp).HasMaxLength(64);
+        builder.Property(t => t.IpBucket).HasMaxLength(64);
         builder.HasIndex(t => t.TokenHash).IsUnique();
-        builder.HasIndex(t => new { t.Email, t.CreatedAt });
-        builder.HasIndex(t => new { t.RequestIp, t.CreatedAt });
+        builder.HasIndex(t => new { t.EmailKey, t.CreatedAt });
+        builder.HasIndex(t => new { t.IpBucket, t.CreatedAt });
+        builder.HasIndex(t => t.CreatedAt);
     }
 }
 

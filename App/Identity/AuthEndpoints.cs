@@ -1,25 +1,31 @@
-using AgentSpace.Tenancy;
+using AgentSpace.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace AgentSpace.Identity;
 
-/// <summary>Form posts for sign-in and sign-out. Every form carries an antiforgery token (checked by UseAntiforgery).</summary>
+/// <summary>
+/// Form posts for sign-in and sign-out. Every one needs the antiforgery token, including those that bind
+/// no form field (UseAntiforgery alone checks only endpoints that read the form), and every one is behind
+/// the per-client rate limit.
+/// </summary>
 public static class AuthEndpoints
 {
     public static IEndpointRouteBuilder MapAuthEndpoints(this IEndpointRouteBuilder app)
     {
         var auth = app.MapGroup("/auth");
+        auth.RequireAntiforgery();
+        auth.RequireRateLimiting(AuthPostRateLimitPolicy.Name);
 
-        auth.MapPost("/magic-link", async ([FromForm] string? email, [FromForm] string? returnUrl, HttpContext http, MagicLinkService links, IOptions<AppOptions> appOptions) =>
+        auth.MapPost("/magic-link", async ([FromForm] string? email, [FromForm] string? returnUrl, HttpContext http, MagicLinkService links) =>
         {
-            var result = await links.RequestAsync(email, ClientIp(http), BaseUrl(http, appOptions.Value), returnUrl, http.RequestAborted);
+            var result = await links.RequestAsync(email, ClientIp(http), returnUrl, http.RequestAborted);
             return result switch
             {
                 MagicLinkRequestResult.Sent => Results.Redirect("/signin/sent"),
                 MagicLinkRequestResult.RateLimited => Results.Redirect("/signin?error=rate-limited"),
+                MagicLinkRequestResult.EmailUnavailable => Results.Redirect("/signin?error=email-unavailable"),
                 _ => Results.Redirect("/signin?error=invalid-email"),
             };
         });
@@ -40,7 +46,8 @@ public static class AuthEndpoints
             await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             var principal = await sessions.StartAsync(result.User!, ip, http.Request.Headers.UserAgent.ToString(), http.RequestAborted);
             await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal, new AuthenticationProperties { IsPersistent = true });
-            return Results.Redirect(MagicLinkService.IsLocalReturnUrl(returnUrl) ? returnUrl! : "/orgs");
+            // The token is spent by now: an unusable return URL is dropped, never an error that loses the sign-in.
+            return Results.LocalRedirect(MagicLinkService.IsLocalReturnUrl(returnUrl) ? returnUrl! : "/orgs");
         });
 
         auth.MapPost("/signout", async (HttpContext http, SessionService sessions) =>
@@ -64,9 +71,4 @@ public static class AuthEndpoints
     }
 
     public static string? ClientIp(HttpContext http) => http.Connection.RemoteIpAddress?.ToString();
-
-    public static string BaseUrl(HttpContext http, AppOptions options) =>
-        !string.IsNullOrWhiteSpace(options.PublicBaseUrl)
-            ? options.PublicBaseUrl.TrimEnd('/')
-            : $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
 }

@@ -21,8 +21,7 @@ internal static class IdentityAdminCommands
             return await run.UsageErrorAsync($"user {verb} needs a valid <email>.");
         }
         await using var db = await run.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(run.Cancellation);
-        var normalized = email.ToUpperInvariant();
-        var userId = await db.Users.Where(u => u.NormalizedEmail == normalized).Select(u => (Guid?)u.Id).FirstOrDefaultAsync(run.Cancellation);
+        var userId = await db.Users.Where(u => u.NormalizedEmail == email).Select(u => (Guid?)u.Id).FirstOrDefaultAsync(run.Cancellation);
         var sessions = run.Get<SessionService>();
         if (userId is null || !(suspend ? await sessions.SuspendAsync(userId.Value, run.Cancellation) : await sessions.ResumeAsync(userId.Value, run.Cancellation)))
         {

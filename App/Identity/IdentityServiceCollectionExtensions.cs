@@ -1,7 +1,13 @@
+using System.Threading.RateLimiting;
 using AgentSpace.Data;
+using AgentSpace.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 
 namespace AgentSpace.Identity;
 
@@ -12,8 +18,10 @@ public static class IdentityServiceCollectionExtensions
     public static IServiceCollection AddMagicLinkIdentity(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<SignInOptions>(configuration.GetSection(SignInOptions.Section));
-        services.Configure<AppOptions>(configuration.GetSection(AppOptions.Section));
+        services.AddPublicUrl(configuration);
 
+        // Identity's own look-ups (UserManager) use the same one form as the app's: never culture upper-casing.
+        services.AddSingleton<ILookupNormalizer, EmailLookupNormalizer>();
         services.AddIdentityCore<AppUser>(o => o.User.RequireUniqueEmail = true)
             .AddEntityFrameworkStores<PlatformDbContext>();
 
@@ -33,7 +41,7 @@ public static class IdentityServiceCollectionExtensions
                 o.Events.OnValidatePrincipal = async context =>
                 {
                     var sessions = context.HttpContext.RequestServices.GetRequiredService<SessionService>();
-                    if (context.Principal is null || !await sessions.IsActiveAsync(context.Principal, context.HttpContext.RequestAborted))
+                    if (context.Principal is null || !await sessions.IsActiveAsync(context.Principal, recordUse: true, context.HttpContext.RequestAborted))
                     {
                         context.RejectPrincipal();
                         await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
@@ -61,12 +69,49 @@ public static class IdentityServiceCollectionExtensions
         services.AddCascadingAuthenticationState();
         services.AddScoped<AuthenticationStateProvider, SessionRevalidatingAuthenticationStateProvider>();
         services.AddScoped<CircuitRequestInfo>();
+        services.AddScoped<CircuitActivity>();
+        services.AddScoped<CircuitHandler>(sp => sp.GetRequiredService<CircuitActivity>());
         services.AddScoped<ActorAccessor>();
         services.AddScoped<MagicLinkService>();
         services.AddScoped<SessionService>();
         services.AddSingleton<SignInHousekeeping>();
         services.AddHostedService<SignInHousekeepingService>();
         services.AddIdentityAdminCommands();
+        services.AddRateLimiter(o => o.AddPolicy<string, AuthPostRateLimitPolicy>(AuthPostRateLimitPolicy.Name));
         return services;
     }
+}
+
+/// <summary>Identity's normalizer, mapped onto <see cref="EmailAddress.Normalize"/> (names are email addresses here).</summary>
+internal sealed class EmailLookupNormalizer : ILookupNormalizer
+{
+    public string? NormalizeEmail(string? email) => EmailAddress.Normalize(email) ?? email;
+
+    public string? NormalizeName(string? name) => EmailAddress.Normalize(name) ?? name;
+}
+
+/// <summary>
+/// Per client address (IPv6 by /64), a fixed number of /auth POSTs a minute. Past it, 429 before any
+/// database work or audit row: sign-in floods cannot grow the platform audit chain or hold its lock.
+/// </summary>
+internal sealed class AuthPostRateLimitPolicy(IOptions<SignInOptions> options) : IRateLimiterPolicy<string>
+{
+    public const string Name = "auth-posts";
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (context, ct) =>
+    {
+        var response = context.HttpContext.Response;
+        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        response.Headers.RetryAfter = "60";
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.WriteAsync("Too many sign-in requests from your network. Wait a minute and try again.", ct);
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext) =>
+        RateLimitPartition.GetFixedWindowLimiter(ClientAddress.Bucket(httpContext.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = Math.Max(1, options.Value.MaxAuthPostsPerIpPerMinute),
+            Window = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+        });
 }

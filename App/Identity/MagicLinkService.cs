@@ -1,7 +1,11 @@
+using System.Buffers.Binary;
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using AgentSpace.Audit;
 using AgentSpace.Data;
 using AgentSpace.Email;
+using AgentSpace.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -13,6 +17,8 @@ public enum MagicLinkRequestResult
     Sent,
     InvalidEmail,
     RateLimited,
+    /// <summary>The outgoing mail queue is full: nothing was sent and the user is told to try again later.</summary>
+    EmailUnavailable,
 }
 
 public sealed record RedeemResult(bool Ok, AppUser? User, string? Error);
@@ -22,10 +28,12 @@ public sealed class MagicLinkService(
     IDbContextFactory<PlatformDbContext> factory,
     EmailQueue email,
     AuditLog audit,
+    PublicUrl publicUrl,
     TimeProvider clock,
-    IOptions<SignInOptions> options)
+    IOptions<SignInOptions> options,
+    ILogger<MagicLinkService> logger)
 {
-    public async Task<MagicLinkRequestResult> RequestAsync(string? rawEmail, string? ip, string baseUrl, string? returnUrl, CancellationToken ct)
+    public async Task<MagicLinkRequestResult> RequestAsync(string? rawEmail, string? ip, string? returnUrl, CancellationToken ct)
     {
         var o = options.Value;
         var emailAddress = EmailAddress.Normalize(rawEmail);
@@ -33,44 +41,87 @@ public sealed class MagicLinkService(
         {
             return MagicLinkRequestResult.InvalidEmail;
         }
+        var emailKey = EmailAddress.RateKey(emailAddress);
+        var ipBucket = ClientAddress.Bucket(ip);
         var now = clock.GetUtcNow();
         var windowStart = now.AddMinutes(-o.RateWindowMinutes);
-        await using var db = await factory.CreateDbContextAsync(ct);
-        var perEmail = await db.SignInTokens.CountAsync(t => t.Email == emailAddress && t.CreatedAt > windowStart, ct);
-        var perIp = ip is null ? 0 : await db.SignInTokens.CountAsync(t => t.RequestIp == ip && t.CreatedAt > windowStart, ct);
-        if (perEmail >= o.MaxRequestsPerEmail || perIp >= o.MaxRequestsPerIp)
+        var (token, hash) = OpaqueToken.Create();
+        string? limit;
+        var queued = false;
+        await using (var db = await factory.CreateDbContextAsync(ct))
         {
-            await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRateLimited, AuditOutcome.Denied, ActorEmail: emailAddress, Ip: ip,
-                Details: new Dictionary<string, string?> { ["limit"] = perEmail >= o.MaxRequestsPerEmail ? "email" : "ip" }), ct);
-            return MagicLinkRequestResult.RateLimited;
+            // Count and insert under a lock per mailbox and per client bucket, so parallel requests cannot
+            // all read the same count and all pass. Taken in a fixed order: two requests never wait on each other crosswise.
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            foreach (var key in new[] { LockKey("email", emailKey), LockKey("ip", ipBucket) }.Order())
+            {
+                await db.Database.ExecuteSqlAsync($"select pg_advisory_xact_lock({key})", ct);
+            }
+            var recent = db.SignInTokens.Where(t => t.CreatedAt > windowStart);
+            limit = await recent.CountAsync(t => t.EmailKey == emailKey, ct) >= o.MaxRequestsPerEmail ? "email"
+                : await recent.CountAsync(t => t.IpBucket == ipBucket, ct) >= o.MaxRequestsPerIp ? "ip"
+                // Not under a lock of its own: a ceiling against floods, which concurrent requests may pass by a few.
+                : await recent.CountAsync(ct) >= o.MaxRequestsGlobalPerWindow ? "global"
+                : null;
+            if (limit is null)
+            {
+                // The same work happens whether or not an account exists: the link creates the account when used.
+                db.SignInTokens.Add(new SignInToken
+                {
+                    Id = Guid.NewGuid(),
+                    Email = emailAddress,
+                    EmailKey = emailKey,
+                    TokenHash = hash,
+                    RequestIp = ip,
+                    IpBucket = ipBucket,
+                    CreatedAt = now,
+                    ExpiresAt = now.AddMinutes(o.TokenLifetimeMinutes),
+                });
+                await db.SaveChangesAsync(ct);
+                // Queued before the commit (a memory write, not a send): a full queue rolls the token back, so a
+                // request that sent nothing does not use up the address's allowance.
+                queued = email.Enqueue(SignInMessage(emailAddress, token, returnUrl, o));
+                if (queued)
+                {
+                    await tx.CommitAsync(ct);
+                }
+            }
         }
 
-        // The same work happens whether or not an account exists: the link creates the account when used.
-        var (token, hash) = OpaqueToken.Create();
-        db.SignInTokens.Add(new SignInToken
+        if (limit is not null)
         {
-            Id = Guid.NewGuid(),
-            Email = emailAddress,
-            TokenHash = hash,
-            RequestIp = ip,
-            CreatedAt = now,
-            ExpiresAt = now.AddMinutes(o.TokenLifetimeMinutes),
-        });
-        await db.SaveChangesAsync(ct);
+            await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRateLimited, AuditOutcome.Denied, ActorEmail: emailAddress, Ip: ip,
+                Details: new Dictionary<string, string?> { ["limit"] = limit }), ct);
+            return MagicLinkRequestResult.RateLimited;
+        }
+        if (!queued)
+        {
+            logger.LogError("Sign-in link not sent: the email queue is full. The user was asked to try again in a few minutes");
+            await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRequested, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,
+                Details: new Dictionary<string, string?> { ["reason"] = "email-queue-full" }), ct);
+            return MagicLinkRequestResult.EmailUnavailable;
+        }
         await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRequested, AuditOutcome.Success, ActorEmail: emailAddress, Ip: ip), ct);
+        return MagicLinkRequestResult.Sent;
+    }
 
-        var link = $"{baseUrl.TrimEnd('/')}/auth/redeem?email={Uri.EscapeDataString(emailAddress)}&token={token}";
+    private EmailMessage SignInMessage(string emailAddress, string token, string? returnUrl, SignInOptions o)
+    {
+        var link = publicUrl.For($"/auth/redeem?email={Uri.EscapeDataString(emailAddress)}&token={token}");
         if (IsLocalReturnUrl(returnUrl))
         {
             link += "&returnUrl=" + Uri.EscapeDataString(returnUrl!);
         }
-        email.Enqueue(new EmailMessage(
+        return new EmailMessage(
             emailAddress,
             "Your AgentSpace sign-in link",
             $"Sign in to AgentSpace:\n\n{link}\n\nThe link works once and expires in {o.TokenLifetimeMinutes} minutes. If you did not ask for it, ignore this email.",
-            $"<p>Sign in to AgentSpace:</p><p><a href=\"{WebUtility.HtmlEncode(link)}\">Sign in</a></p><p>The link works once and expires in {o.TokenLifetimeMinutes} minutes. If you did not ask for it, ignore this email.</p>"));
-        return MagicLinkRequestResult.Sent;
+            $"<p>Sign in to AgentSpace:</p><p><a href=\"{WebUtility.HtmlEncode(link)}\">Sign in</a></p><p>The link works once and expires in {o.TokenLifetimeMinutes} minutes. If you did not ask for it, ignore this email.</p>");
     }
+
+    /// <summary>A 64-bit advisory-lock key for one rate-limit bucket, namespaced so it cannot meet another feature's lock.</summary>
+    private static long LockKey(string kind, string bucket) =>
+        BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes($"agentspace.signin-rate:{kind}:{bucket}")));
 
     /// <summary>
     /// Spends the token (atomically, once) and returns the account, creating it on first use.
@@ -101,8 +152,7 @@ public sealed class MagicLinkService(
             return new RedeemResult(false, null, "This sign-in link has expired or was already used. Ask for a new one.");
         }
 
-        var normalized = emailAddress.ToUpperInvariant();
-        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
+        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == emailAddress, ct);
         if (user is null)
         {
             user = AppUser.Create(emailAddress, now);
@@ -119,8 +169,35 @@ public sealed class MagicLinkService(
         return new RedeemResult(true, user, null);
     }
 
-    public static bool IsLocalReturnUrl(string? url) =>
-        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) && url.Length < 500;
+    /// <summary>
+    /// True only for a plain path on this site. Browsers drop tabs and newlines from URLs and read a
+    /// backslash as a slash, so "/\t/evil.example" or "/\\evil.example" leave the site; a value is also
+    /// decoded on its way through links and forms, so "/%2F%2Fevil.example" may become "//evil.example".
+    /// Hence: no control character, whitespace or backslash, and no "//", in the value or in any decoding of it.
+    /// </summary>
+    public static bool IsLocalReturnUrl(string? url)
+    {
+        if (string.IsNullOrEmpty(url) || url.Length >= 500 || url[0] != '/' || url.Any(c => c is < '!' or > '~'))
+        {
+            return false;
+        }
+        var form = url;
+        for (var round = 0; round < 4; round++)
+        {
+            if (form.Contains("//", StringComparison.Ordinal) || form.Any(c => c == '\\' || char.IsControl(c) || char.IsWhiteSpace(c)))
+            {
+                return false;
+            }
+            var decoded = Uri.UnescapeDataString(form);
+            if (decoded == form)
+            {
+                return Uri.TryCreate(url, UriKind.Relative, out _);
+            }
+            form = decoded;
+        }
+        // Still changing after four decodings: nothing legitimate is encoded that deep.
+        return false;
+    }
 
     private Task<AuditEvent> Failed(string? emailAddress, string? ip, string reason, CancellationToken ct) =>
         audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInFailed, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,

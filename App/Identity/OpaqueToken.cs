@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -18,13 +19,23 @@ public static class OpaqueToken
     public static bool LooksValid(string? token) => token is { Length: 43 } && token.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 }
 
+/// <summary>
+/// The one canonical form of an email address. Mail is sent to it, it is stored as both Email and
+/// NormalizedEmail, and accounts are looked up by exactly this value, so a look-alike spelling can
+/// never reach another account (culture-sensitive upper-casing folds U+017F ſ onto S, ı onto I).
+/// </summary>
 public static class EmailAddress
 {
-    /// <summary>Lower-cased, trimmed address, or null when it is not a plausible single address.</summary>
+    private static readonly IdnMapping Idn = new() { UseStd3AsciiRules = true, AllowUnassigned = false };
+
+    /// <summary>
+    /// Trimmed, NFKC-normalised, local part in invariant lower case, domain in IDNA ASCII form (punycode,
+    /// lower case); null when it is not a plausible single address. Idempotent.
+    /// </summary>
     public static string? Normalize(string? input)
     {
-        var email = input?.Trim().ToLowerInvariant();
-        if (string.IsNullOrEmpty(email) || email.Length > 254 || email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is ',' or ';' or '<' or '>' or '"'))
+        var trimmed = input?.Trim();
+        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > 320 || !TryNormalizeKC(trimmed, out var email) || email.Any(IsForbidden))
         {
             return null;
         }
@@ -33,9 +44,55 @@ public static class EmailAddress
         {
             return null;
         }
-        var domain = email[(at + 1)..];
-        return domain.Contains('.', StringComparison.Ordinal) && !domain.StartsWith('.') && !domain.EndsWith('.') && !domain.Contains("..", StringComparison.Ordinal)
-            ? email
+        // Lower-casing can leave a string that NFKC would change again; normalising after it keeps Normalize idempotent.
+        var local = email[..at].ToLowerInvariant().Normalize(NormalizationForm.FormKC);
+        string domain;
+        try
+        {
+            domain = Idn.GetAscii(email[(at + 1)..]).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        var result = local + "@" + domain;
+        return result.Length <= 254 && domain.Contains('.', StringComparison.Ordinal) && !domain.StartsWith('.') && !domain.EndsWith('.')
+            && !domain.Contains("..", StringComparison.Ordinal)
+            ? result
             : null;
     }
+
+    /// <summary>
+    /// The mailbox a normalised address delivers to, for rate limits: without a "+tag" suffix, so
+    /// victim+1@ and victim+2@ count against victim@.
+    /// </summary>
+    public static string RateKey(string normalized)
+    {
+        ArgumentNullException.ThrowIfNull(normalized);
+        var at = normalized.LastIndexOf('@');
+        var plus = normalized.IndexOf('+', StringComparison.Ordinal);
+        return plus > 0 && plus < at ? normalized[..plus] + normalized[at..] : normalized;
+    }
+
+    private static bool TryNormalizeKC(string s, out string normalized)
+    {
+        try
+        {
+            normalized = s.Normalize(NormalizationForm.FormKC);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            // Ill-formed UTF-16 (a lone surrogate).
+            normalized = "";
+            return false;
+        }
+    }
+
+    // Invisible characters (zero-width joiners, bidi overrides) and unassigned code points would let two
+    // addresses look alike or change meaning with a later Unicode version.
+    private static bool IsForbidden(char c) =>
+        char.IsWhiteSpace(c) || char.IsControl(c)
+        || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned
+        || c is ',' or ';' or '<' or '>' or '"' or '\\' or '(' or ')' or '[' or ']' or ':';
 }

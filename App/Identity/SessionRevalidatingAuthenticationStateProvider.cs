@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.Extensions.Options;
 
 namespace AgentSpace.Identity;
@@ -12,6 +13,7 @@ namespace AgentSpace.Identity;
 public sealed class SessionRevalidatingAuthenticationStateProvider(
     ILoggerFactory loggerFactory,
     IServiceScopeFactory scopeFactory,
+    CircuitActivity activity,
     IOptions<SignInOptions> options)
     : RevalidatingServerAuthenticationStateProvider(loggerFactory)
 {
@@ -21,8 +23,25 @@ public sealed class SessionRevalidatingAuthenticationStateProvider(
     {
         await using var scope = scopeFactory.CreateAsyncScope();
         var sessions = scope.ServiceProvider.GetRequiredService<SessionService>();
-        return await sessions.IsActiveAsync(authenticationState.User, cancellationToken);
+        // Only what the user did in the circuit counts as use: a tab left open is idle, and ends at the idle limit.
+        return await sessions.IsActiveAsync(authenticationState.User, recordUse: activity.TakeActivity(), cancellationToken);
     }
+}
+
+/// <summary>Notes that the user did something in this circuit (an event, a navigation, a JS call) since the last session check.</summary>
+public sealed class CircuitActivity : CircuitHandler
+{
+    private int _active;
+
+    /// <summary>True when there was activity since the previous call.</summary>
+    public bool TakeActivity() => Interlocked.Exchange(ref _active, 0) == 1;
+
+    public override Func<CircuitInboundActivityContext, Task> CreateInboundActivityHandler(Func<CircuitInboundActivityContext, Task> next) =>
+        context =>
+        {
+            Volatile.Write(ref _active, 1);
+            return next(context);
+        };
 }
 
 /// <summary>The caller's address inside a circuit, handed over from the first HTTP request (a protected root-component parameter).</summary>

@@ -1,25 +1,41 @@
+using System.Linq.Expressions;
 using System.Security.Claims;
 using AgentSpace.Audit;
 using AgentSpace.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace AgentSpace.Identity;
 
 /// <summary>Server-side sessions behind the cookie: sign-out, sign-out-everywhere and suspension end them for good.</summary>
 public sealed record SessionRow(Guid Id, DateTimeOffset CreatedAt, string? Ip, string? UserAgent, bool Current);
 
-public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory, AuditLog audit, TimeProvider clock)
+public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory, AuditLog audit, TimeProvider clock, IOptions<SignInOptions> options)
 {
     public const string SessionClaim = "sid";
+
+    /// <summary>Last use is written at most this often, so an active user does not cost a write per request.</summary>
+    public static readonly TimeSpan LastSeenGranularity = TimeSpan.FromMinutes(1);
+
+    /// <summary>Open: not ended, younger than the absolute lifetime, and used within the idle limit.</summary>
+    private Expression<Func<UserSession, bool>> OpenAt(DateTimeOffset now)
+    {
+        var o = options.Value;
+        var bornAfter = now - o.SessionLifetime;
+        var seenAfter = now - o.SessionIdleTimeout;
+        return s => s.RevokedAt == null && s.CreatedAt > bornAfter && s.LastSeenAt > seenAfter;
+    }
 
     public async Task<ClaimsPrincipal> StartAsync(AppUser user, string? ip, string? userAgent, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(user);
+        var now = clock.GetUtcNow();
         var session = new UserSession
         {
             Id = Guid.NewGuid(),
             UserId = user.Id,
-            CreatedAt = clock.GetUtcNow(),
+            CreatedAt = now,
+            LastSeenAt = now,
             Ip = ip,
             UserAgent = userAgent is { Length: > 400 } ? userAgent[..400] : userAgent,
         };
@@ -39,18 +55,39 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         return new ClaimsPrincipal(identity);
     }
 
-    /// <summary>True while the session is open and its account is not suspended.</summary>
-    public async Task<bool> IsActiveAsync(ClaimsPrincipal principal, CancellationToken ct)
+    /// <summary>Checks the session without counting the check as use.</summary>
+    public Task<bool> IsActiveAsync(ClaimsPrincipal principal, CancellationToken ct) => IsActiveAsync(principal, recordUse: false, ct);
+
+    /// <summary>
+    /// True while the session is open (<see cref="SignInOptions.SessionLifetime"/>, <see cref="SignInOptions.SessionIdleTimeout"/>)
+    /// and its account is not suspended. The cookie check and the circuits' revalidation both ask this, so an
+    /// expired session ends open circuits too. <paramref name="recordUse"/> marks the session as used now
+    /// (the idle limit counts from the last use).
+    /// </summary>
+    public async Task<bool> IsActiveAsync(ClaimsPrincipal principal, bool recordUse, CancellationToken ct)
     {
         if (!TryRead(principal, out var userId, out var sessionId))
         {
             return false;
         }
+        var now = clock.GetUtcNow();
         await using var db = await factory.CreateDbContextAsync(ct);
-        return await db.Sessions.AsNoTracking()
-            .Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null)
-            .Join(db.Users, s => s.UserId, u => u.Id, (s, u) => u)
-            .AnyAsync(u => u.SuspendedAt == null, ct);
+        var lastSeen = await db.Sessions.AsNoTracking()
+            .Where(s => s.Id == sessionId && s.UserId == userId)
+            .Where(OpenAt(now))
+            .Join(db.Users.Where(u => u.SuspendedAt == null), s => s.UserId, u => u.Id, (s, u) => (DateTimeOffset?)s.LastSeenAt)
+            .FirstOrDefaultAsync(ct);
+        if (lastSeen is null)
+        {
+            return false;
+        }
+        if (recordUse && now - lastSeen.Value >= LastSeenGranularity)
+        {
+            var staleBefore = now - LastSeenGranularity;
+            await db.Sessions.Where(s => s.Id == sessionId && s.LastSeenAt <= staleBefore)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.LastSeenAt, now), ct);
+        }
+        return true;
     }
 
     public async Task EndAsync(ClaimsPrincipal principal, string? ip, CancellationToken ct)
@@ -74,7 +111,8 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         }
         await using var db = await factory.CreateDbContextAsync(ct);
         return await db.Sessions.AsNoTracking()
-            .Where(s => s.UserId == userId && s.RevokedAt == null)
+            .Where(s => s.UserId == userId)
+            .Where(OpenAt(clock.GetUtcNow()))
             .OrderByDescending(s => s.CreatedAt)
             .Select(s => new SessionRow(s.Id, s.CreatedAt, s.Ip, s.UserAgent, s.Id == current))
             .ToListAsync(ct);

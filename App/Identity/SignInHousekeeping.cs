@@ -1,13 +1,15 @@
 using AgentSpace.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace AgentSpace.Identity;
 
 /// <summary>
 /// Deletes what sign-in leaves behind once it can no longer matter: spent or expired link tokens
-/// after a day (rate limits look back only minutes), ended sessions after 30 days.
+/// after a day (rate limits look back only minutes), sessions 30 days after they ended (signed out,
+/// or past their lifetime or idle limit).
 /// </summary>
-public sealed class SignInHousekeeping(IDbContextFactory<PlatformDbContext> factory, TimeProvider clock)
+public sealed class SignInHousekeeping(IDbContextFactory<PlatformDbContext> factory, TimeProvider clock, IOptions<SignInOptions> options)
 {
     public static readonly TimeSpan TokenRetention = TimeSpan.FromDays(1);
     public static readonly TimeSpan EndedSessionRetention = TimeSpan.FromDays(30);
@@ -19,7 +21,11 @@ public sealed class SignInHousekeeping(IDbContextFactory<PlatformDbContext> fact
         var sessionCutoff = now - EndedSessionRetention;
         await using var db = await factory.CreateDbContextAsync(ct);
         var tokens = await db.SignInTokens.Where(t => t.ExpiresAt < tokenCutoff).ExecuteDeleteAsync(ct);
-        var sessions = await db.Sessions.Where(s => s.RevokedAt != null && s.RevokedAt < sessionCutoff).ExecuteDeleteAsync(ct);
+        var bornBefore = sessionCutoff - options.Value.SessionLifetime;
+        var seenBefore = sessionCutoff - options.Value.SessionIdleTimeout;
+        var sessions = await db.Sessions
+            .Where(s => (s.RevokedAt != null && s.RevokedAt < sessionCutoff) || s.CreatedAt < bornBefore || s.LastSeenAt < seenBefore)
+            .ExecuteDeleteAsync(ct);
         return (tokens, sessions);
     }
 }

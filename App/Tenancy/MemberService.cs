@@ -2,6 +2,7 @@ using System.Net;
 using AgentSpace.Audit;
 using AgentSpace.Data;
 using AgentSpace.Email;
+using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using Microsoft.EntityFrameworkCore;
 
@@ -22,6 +23,7 @@ public sealed class MemberService(
     AccessDenials denials,
     TenancyRateLimits limits,
     EmailQueue email,
+    PublicUrl publicUrl,
     TimeProvider clock)
 {
     public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
@@ -48,13 +50,13 @@ public sealed class MemberService(
         }, ct);
 
     /// <summary>Invites an email address; the link works only for an account with that address.</summary>
-    public async Task InviteAsync(Actor actor, string slug, string? rawEmail, OrgRole role, string baseUrl, CancellationToken ct)
+    public async Task InviteAsync(Actor actor, string slug, string? rawEmail, OrgRole role, CancellationToken ct)
     {
         var (org, address, token) = await operations.ChangePlatformAsync(actor, slug, OrgRole.Admin, "members.invite",
             (change, innerCt) => CreateInvitationAsync(change, actor, rawEmail, role, innerCt), ct);
 
         // The mail goes out after the invitation has committed, outside any transaction.
-        var link = $"{baseUrl.TrimEnd('/')}/invitations/accept?token={token}";
+        var link = publicUrl.For($"/invitations/accept?token={token}");
         email.Enqueue(new EmailMessage(address, $"You are invited to {org.Name} on AgentSpace",
             $"{actor.Email} invited you to join {org.Name} as {role}.\n\nAccept: {link}\n\nSign in with this email address ({address}) to accept. The invitation expires in 7 days.",
             $"<p>{WebUtility.HtmlEncode(actor.Email)} invited you to join <b>{WebUtility.HtmlEncode(org.Name)}</b> as {role}.</p><p><a href=\"{WebUtility.HtmlEncode(link)}\">Accept the invitation</a></p><p>Sign in with this email address ({WebUtility.HtmlEncode(address)}) to accept. The invitation expires in 7 days.</p>"));
@@ -68,10 +70,9 @@ public sealed class MemberService(
         {
             throw new OrgRuleException("Only an Owner can invite another Owner.");
         }
-        var normalized = address.ToUpperInvariant();
         var alreadyMember = await db.Memberships.Where(m => m.OrganizationId == org.Id)
             .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => u.NormalizedEmail)
-            .AnyAsync(e => e == normalized, ct);
+            .AnyAsync(e => e == address, ct);
         if (alreadyMember)
         {
             throw new OrgRuleException($"{address} is already a member.");
@@ -143,7 +144,7 @@ public sealed class MemberService(
         }
         var org = await db.Organizations.AsNoTracking().FirstAsync(o => o.Id == invitation.OrganizationId, ct);
         var schema = TenantSchemaName.Parse(org.SchemaName);
-        if (!string.Equals(invitation.Email, actor.Email, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(invitation.Email, actor.Email, StringComparison.Ordinal))
         {
             await denials.RecordAsync(schema, actor, "invitation:" + invitation.Email,
                 new Dictionary<string, string?> { ["reason"] = "invitation sent to another email" });

@@ -78,8 +78,7 @@ internal static class TenancyAdminCommands
     private static async Task<AppUser> FindOrCreateUserAsync(AdminInvocation run, string email)
     {
         await using var db = await run.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(run.Cancellation);
-        var normalized = email.ToUpperInvariant();
-        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, run.Cancellation);
+        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == email, run.Cancellation);
         if (user is not null)
         {
             return user;

@@ -195,9 +195,21 @@ namespace AgentSpace.Migrations.Platform
                         .HasColumnType("character varying(320)")
                         .HasColumnName("email");
 
+                    b.Property<string>("EmailKey")
+                        .IsRequired()
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("email_key");
+
                     b.Property<DateTimeOffset>("ExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("expires_at");
+
+                    b.Property<string>("IpBucket")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("ip_bucket");
 
                     b.Property<string>("RequestIp")
                         .HasMaxLength(64)
@@ -215,12 +227,14 @@ namespace AgentSpace.Migrations.Platform
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CreatedAt");
+
                     b.HasIndex("TokenHash")
                         .IsUnique();
 
-                    b.HasIndex("Email", "CreatedAt");
+                    b.HasIndex("EmailKey", "CreatedAt");
 
-                    b.HasIndex("RequestIp", "CreatedAt");
+                    b.HasIndex("IpBucket", "CreatedAt");
 
                     b.ToTable("sign_in_tokens", "platform");
                 });
@@ -240,6 +254,10 @@ namespace AgentSpace.Migrations.Platform
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("ip");
+
+                    b.Property<DateTimeOffset>("LastSeenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen_at");
 
                     b.Property<DateTimeOffset?>("RevokedAt")
                         .HasColumnType("timestamp with time zone")

@@ -22,23 +22,28 @@ public sealed partial class AuditLog
     [Inject]
     private AuditService AuditService { get; set; } = default!;
 
-    private string ExportUrl
+    private string ExportAction => OrgPath("audit/export.csv");
+
+    /// <summary>The current filters, as the export form's fields.</summary>
+    private IEnumerable<(string Name, string Value)> ExportFields
     {
         get
         {
-            var query = new List<string>();
-            Add("actor", _filter.Actor?.Trim());
-            Add("action", _filter.Action);
-            Add("from", Day(_filter.From));
-            Add("to", Day(_filter.To));
-            return OrgPath("audit/export.csv") + (query.Count == 0 ? "" : "?" + string.Join('&', query));
-
-            void Add(string name, string? value)
+            if (_filter.Actor?.Trim() is { Length: > 0 } actor)
             {
-                if (!string.IsNullOrEmpty(value))
-                {
-                    query.Add(name + "=" + Uri.EscapeDataString(value));
-                }
+                yield return ("actor", actor);
+            }
+            if (!string.IsNullOrEmpty(_filter.Action))
+            {
+                yield return ("action", _filter.Action);
+            }
+            if (Day(_filter.From) is { } from)
+            {
+                yield return ("from", from);
+            }
+            if (Day(_filter.To) is { } to)
+            {
+                yield return ("to", to);
             }
         }
     }

@@ -2,7 +2,6 @@ using AgentSpace.Components;
 using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using Microsoft.AspNetCore.Components;
-using Microsoft.Extensions.Options;
 using MudBlazor;
 
 namespace AgentSpace.Tenancy.Pages;
@@ -18,9 +17,6 @@ public sealed partial class Members
 
     [Inject]
     private MemberService MemberService { get; set; } = default!;
-
-    [Inject]
-    private IOptions<AppOptions> AppOptions { get; set; } = default!;
 
     private bool CanManage => Org?.Can(OrgRole.Admin) == true;
 
@@ -91,7 +87,7 @@ public sealed partial class Members
         _inviting = true;
         try
         {
-            var sent = await TryAsync((actor, ct) => MemberService.InviteAsync(actor, Slug, _invite.Email, _invite.Role, AppBaseUrl.For(AppOptions.Value, Navigation), ct),
+            var sent = await TryAsync((actor, ct) => MemberService.InviteAsync(actor, Slug, _invite.Email, _invite.Role, ct),
                 $"Invitation sent to {_invite.Email!.Trim()}.", onRefused: message => _inviteError = message);
             if (sent)
             {
