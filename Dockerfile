@@ -1,4 +1,7 @@
 # AgentSpace web app. Build: docker build -t agentspace .
+# Run: docker run -e App__PublicBaseUrl=https://agentspace.example.com -e ConnectionStrings__Default=... agentspace
+# App__PublicBaseUrl is required (empty here on purpose: the app refuses to start without it rather than
+# mail sign-in links on a guessed address); emailed links are built only from it, and only its host is served.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props .editorconfig appsettings.json ./
@@ -14,7 +17,8 @@ WORKDIR /app
 COPY --from=build /out .
 ENV ASPNETCORE_URLS=http://+:8080 \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-    DataProtection__KeysDirectory=/app/keys
+    DataProtection__KeysDirectory=/app/keys \
+    App__PublicBaseUrl=""
 RUN mkdir -p /app/keys && chown app /app/keys
 USER app
 EXPOSE 8080

@@ -31,7 +31,7 @@ public sealed partial class AuditVerifyTests(RunningApp app, ITestOutputHelper o
         await Expect(page.GetByText(IntactMessage())).ToBeVisibleAsync();
         await shots.TakeAsync(page, "verified-intact");
 
-        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "Export CSV" }).ClickAsync());
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Export CSV" }).ClickAsync());
         Assert.EndsWith(".csv", download.SuggestedFilename, StringComparison.Ordinal);
         var csvPath = await download.PathAsync();
         var lines = await File.ReadAllLinesAsync(csvPath);

@@ -53,6 +53,7 @@ public class RunningApp : IAsyncLifetime
             ["Email__PickupDirectory"] = MailFolder,
             // Every sign-in of a run comes from 127.0.0.1.
             ["SignIn__MaxRequestsPerIp"] = "1000",
+            ["SignIn__MaxAuthPostsPerIpPerMinute"] = "1000",
         };
         await AppProcess.MigrateAsync(environment);
         _app = await AppProcess.StartAsync(environment, UseHttps);

@@ -271,6 +271,12 @@ public sealed partial class MagicLinkTests(AppServices app) : IClassFixture<AppS
     [InlineData("//evil.example/x", false)]
     [InlineData("/\\evil.example", false)]
     [InlineData("https://evil.example/", false)]
+    [InlineData("/\t/evil.example", false)]
+    [InlineData("/%09/evil.example", false)]
+    [InlineData("/%2F%2Fevil.example", false)]
+    [InlineData("/%5Cevil.example", false)]
+    [InlineData("/%252F%252Fevil.example", false)]
+    [InlineData("/o/acme/audit?actor=a%40example.com", true)]
     public void IsLocalReturnUrl_RejectsOpenRedirects(string url, bool expected) =>
         Assert.Equal(expected, MagicLinkService.IsLocalReturnUrl(url));
 
