@@ -63,7 +63,7 @@ public sealed class SessionRevalidationTests(RunningApp app, ITestOutputHelper o
 
         // An operator suspends the account (no page for that): straight in the database.
         var suspended = await app.ExecuteAsSuperuserAsync(
-            "update platform.users set suspended_at = now() where normalized_email = upper(@email)", ("email", user.Email));
+            "update platform.users set suspended_at = now() where normalized_email = @email", ("email", user.Email));
         Assert.Equal(1, suspended);
 
         var seconds = await WaitForSignInPageAsync(user.Page, "suspension");
