@@ -1,6 +1,11 @@
 using System.Net;
-using AgentSpace.Identity;
+using AgentSpace.Hosting;
 using AgentSpace.Tests.Infrastructure;
+using Microsoft.AspNetCore.Components.Endpoints;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using AppIdentity = AgentSpace.Identity.IdentityServiceCollectionExtensions;
 
 namespace AgentSpace.Tests.Identity;
 
@@ -22,7 +27,7 @@ public sealed class SignOutAntiforgeryTests(WebAppFactory app) : IClassFixture<W
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(new Dictionary<string, string>()) };
         request.Headers.Add("Origin", "http://evil.example");
-        request.Headers.Add("Cookie", $"{IdentityServiceCollectionExtensions.CookieName}={browser.Cookies[IdentityServiceCollectionExtensions.CookieName]}");
+        request.Headers.Add("Cookie", $"{AppIdentity.CookieName}={browser.Cookies[AppIdentity.CookieName]}");
         return await browser.Http.SendAsync(request);
     }
 
@@ -34,7 +39,7 @@ public sealed class SignOutAntiforgeryTests(WebAppFactory app) : IClassFixture<W
         using var browser = await SignedInAsync();
         var response = await CrossSitePostAsync(browser, path);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(IdentityServiceCollectionExtensions.CookieName + "=;", StringComparison.Ordinal)));
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(AppIdentity.CookieName + "=;", StringComparison.Ordinal)));
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/orgs")).StatusCode);
     }
 
@@ -60,5 +65,19 @@ public sealed class SignOutAntiforgeryTests(WebAppFactory app) : IClassFixture<W
         // The account menu and the confirm dialog render their forms only when opened; the page's own form is here.
         Assert.NotEmpty(forms);
         Assert.All(forms, f => Assert.Contains("__RequestVerificationToken", f.Groups[1].Value, StringComparison.Ordinal));
+    }
+
+    /// <summary>A gate for endpoints to come: every POST endpoint either is a Blazor page (which checks form posts itself) or enforces the token.</summary>
+    [Fact]
+    public void EveryPostEndpoint_EnforcesTheAntiforgeryToken()
+    {
+        var posts = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.Contains("POST") == true)
+            .Where(e => e.Metadata.GetMetadata<ComponentTypeMetadata>() is null)
+            // The Blazor hub is refused cross-origin by UseSameOriginBlazorHub (BlazorHubOriginTests).
+            .Where(e => e.RoutePattern.RawText?.StartsWith("/_blazor", StringComparison.Ordinal) != true)
+            .ToList();
+        Assert.NotEmpty(posts);
+        Assert.All(posts, e => Assert.True(e.Metadata.GetMetadata<AntiforgeryEnforced>() is not null, $"{e.RoutePattern.RawText} does not enforce the antiforgery token"));
     }
 }

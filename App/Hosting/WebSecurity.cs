@@ -78,7 +78,7 @@ public static class WebSecurity
     /// </summary>
     public static TBuilder RequireAntiforgery<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
     {
-        builder.WithMetadata(new RequireAntiforgeryTokenAttribute());
+        builder.WithMetadata(new RequireAntiforgeryTokenAttribute(), AntiforgeryEnforced.Instance);
         builder.AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
@@ -90,5 +90,15 @@ public static class WebSecurity
                     "text/plain; charset=utf-8", statusCode: StatusCodes.Status400BadRequest);
         });
         return builder;
+    }
+}
+
+/// <summary>Marks an endpoint whose antiforgery check <see cref="WebSecurity.RequireAntiforgery"/> enforces (a test lists every POST endpoint without it).</summary>
+public sealed class AntiforgeryEnforced
+{
+    public static readonly AntiforgeryEnforced Instance = new();
+
+    private AntiforgeryEnforced()
+    {
     }
 }
