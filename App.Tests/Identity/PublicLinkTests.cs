@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using AgentSpace.Tests.Hosting;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -110,40 +110,53 @@ public sealed class HostFilterTests(HostFilterFactory app) : IClassFixture<HostF
 /// <summary>The real App.dll, started as an operator would, outside Development.</summary>
 public sealed class PublicBaseUrlStartupTests
 {
-    [Fact]
-    public async Task Start_ProductionWithoutPublicBaseUrl_RefusesWithOneLine()
+    private static async Task<(int Code, string Error, string Output)> StartProductionAsync(string publicBaseUrl)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "App.dll");
-        var info = new ProcessStartInfo("dotnet")
+        await using var app = AppDll.Start(new Dictionary<string, string>
         {
-            WorkingDirectory = TestDatabase.RepoRoot(),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
-        info.ArgumentList.Add("--urls");
-        info.ArgumentList.Add("http://127.0.0.1:0");
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["App__PublicBaseUrl"] = "";
-        info.Environment.Remove("ASPNETCORE_URLS");
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Default"] = $"Host=127.0.0.1;Port={AppDll.FreePort()};Database=none;Username=none;Password=none",
+            ["App__PublicBaseUrl"] = publicBaseUrl,
+            // Past the mail check, which would refuse first.
+            ["Email__AllowPickupDirectory"] = "true",
+        });
+        Assert.True(await app.WaitForExitAsync(TimeSpan.FromSeconds(60)), "The app kept running with an unusable App:PublicBaseUrl outside Development.");
+        return (app.ExitCode, app.StandardError, app.StandardOutput);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("agentspace.example")]
+    [InlineData("https://agentspace.example/?next=x")]
+    public async Task Start_ProductionWithoutUsablePublicBaseUrl_RefusesWithOneLine(string publicBaseUrl)
+    {
+        var (code, error, output) = await StartProductionAsync(publicBaseUrl);
+        Assert.Equal(1, code);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith("error: App:PublicBaseUrl", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_ProductionWithPublicBaseUrl_ServesItsHostAndLoopbackOnly()
+    {
+        await using var app = AppDll.Start(new Dictionary<string, string>
         {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("The app kept running without App:PublicBaseUrl outside Development.");
-        }
-        var error = (await stderr).Trim();
-        Assert.Equal(1, process.ExitCode);
-        Assert.Contains("App:PublicBaseUrl", error, StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', error);
-        Assert.DoesNotContain("   at ", await stdout, StringComparison.Ordinal);
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Default"] = $"Host=127.0.0.1;Port={AppDll.FreePort()};Database=none;Username=none;Password=none",
+            ["App__PublicBaseUrl"] = "https://agentspace.example",
+            ["Email__AllowPickupDirectory"] = "true",
+            ["Email__PickupDirectory"] = Path.Combine(Path.GetTempPath(), "agentspace-host-mail-" + Guid.NewGuid().ToString("N")),
+        });
+        using var local = await app.GetWhenListeningAsync("/health/live", TimeSpan.FromSeconds(60));
+        Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+
+        using var http = new HttpClient { BaseAddress = app.BaseUrl };
+        using var forged = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        forged.Headers.Host = "evil.example";
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(forged)).StatusCode);
+        using var publicHost = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        publicHost.Headers.Host = "agentspace.example";
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(publicHost)).StatusCode);
     }
 }

@@ -66,5 +66,5 @@ public sealed class InvitationAuthorityTests(AppServices app) : IClassFixture<Ap
     }
 
     private Task InviteAsync(Actor from, OrgSummary org, string email, OrgRole role) =>
-        app.WithAsync<MemberService>(s => s.InviteAsync(from, org.Slug, email, role, "https://agentspace.test", default));
+        app.WithAsync<MemberService>(s => s.InviteAsync(from, org.Slug, email, role, default));
 }

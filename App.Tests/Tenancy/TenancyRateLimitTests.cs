@@ -124,5 +124,5 @@ public sealed class TenancyRateLimitTests(RateLimitedAppServices app) : IClassFi
     }
 
     private Task InviteAsync(Actor admin, OrgSummary org, string email) =>
-        app.WithAsync<MemberService>(s => s.InviteAsync(admin, org.Slug, email, OrgRole.Member, "https://agentspace.test", default));
+        app.WithAsync<MemberService>(s => s.InviteAsync(admin, org.Slug, email, OrgRole.Member, default));
 }

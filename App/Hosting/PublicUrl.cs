@@ -118,11 +118,13 @@ public static class PublicUrlServiceCollectionExtensions
         services.TryAddSingleton<PublicUrl>();
         services.AddStartupCheck<PublicUrlStartupCheck>();
         // Runs before the host's own PostConfigure, which falls back to AllowedHosts (or "*") only when this left the list empty.
+        // Loopback names stay allowed so health probes on the machine itself (docker HEALTHCHECK, the tests) get
+        // through; a forged "Host: localhost" gains nothing, since no link or route depends on the Host header.
         services.AddOptions<HostFilteringOptions>().Configure<IConfiguration>((o, config) =>
         {
             if (string.IsNullOrWhiteSpace(config["AllowedHosts"]) && PublicUrl.TryParse(config[PublicUrl.Setting], out var publicBase))
             {
-                o.AllowedHosts = [PublicUrl.HostOf(publicBase)];
+                o.AllowedHosts = [.. new[] { PublicUrl.HostOf(publicBase), "localhost", "127.0.0.1", "[::1]" }.Distinct(StringComparer.OrdinalIgnoreCase)];
             }
         });
         return services;
