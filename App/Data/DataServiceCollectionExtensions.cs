@@ -18,11 +18,33 @@ public static class DataServiceCollectionExtensions
         services.AddDbContextFactory<PlatformDbContext>((sp, o) =>
             o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema)));
         // One options instance for every tenant: no per-tenant model or service provider.
-        services.AddDbContextFactory<TenantDbContext>((sp, o) =>
-            o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).AddInterceptors(new TenantScopeGuard()));
+        services.AddDbContextFactory<TenantDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseTenantScope());
         services.AddSingleton<TenantUnitOfWork>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton(TimeProvider.System);
+        // Every IHttpClientFactory client refuses to send from inside a tenant unit of work.
+        services.AddSingleton<SlowCallGuard>();
+        services.AddTransient<SlowCallGuardHandler>();
+        services.AddHttpClient();
+        services.ConfigureHttpClientDefaults(http => http.AddHttpMessageHandler<SlowCallGuardHandler>());
         return services;
+    }
+
+    /// <summary>
+    /// Adds the <see cref="TenantScopeGuard"/> to <see cref="TenantDbContext"/> options: it sends the tenant scope
+    /// with a unit of work's first statement and fails closed without one. <see cref="TenantUnitOfWork"/>
+    /// refuses options that lack it.
+    /// </summary>
+    public static DbContextOptionsBuilder UseTenantScope(this DbContextOptionsBuilder options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.AddInterceptors(TenantScopeGuard.Instance);
+    }
+
+    /// <inheritdoc cref="UseTenantScope(DbContextOptionsBuilder)"/>
+    public static DbContextOptionsBuilder<TenantDbContext> UseTenantScope(this DbContextOptionsBuilder<TenantDbContext> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.AddInterceptors(TenantScopeGuard.Instance);
     }
 }
