@@ -13,7 +13,8 @@ public static class DataServiceCollectionExtensions
             throw new InvalidOperationException("ConnectionStrings:Default is not set. Run scripts/postgres.sh and use the connection string it prints.");
         }
         services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
-        // Npgsql resets pooled connections on close (DISCARD ALL), so no role or search_path survives a lease.
+        // Tenant scope and migrations set only transaction-local state (SET LOCAL), so nothing survives a lease
+        // even without Npgsql's reset on close (DISCARD ALL), as behind PgBouncer in transaction mode.
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         services.AddDbContextFactory<PlatformDbContext>((sp, o) =>
             o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema)));

@@ -17,7 +17,16 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
-    internal TenantSchemaName? Scope { get; set; }
+    internal TenantSchemaName? Scope
+    {
+        get;
+        set
+        {
+            field = value;
+            // SET takes no bind parameters; the name is a validated identifier (^t_[a-z0-9]{8,32}$), quoted.
+            ScopeStatements = value is null ? null : $"SET LOCAL ROLE {value.Quoted}; SET LOCAL search_path = {value.Quoted}, extensions; ";
+        }
+    }
 
     /// <summary>
     /// A raw ADO.NET command in this unit of work's transaction, for what EF cannot express. Use named
@@ -51,13 +60,8 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         return _scopeSentIn == tx.TransactionId ? "" : statements;
     }
 
-    /// <summary>
-    /// <c>SET LOCAL ROLE t_x; SET LOCAL search_path = t_x, extensions;</c> for this context's tenant. SET takes
-    /// no bind parameters; the name is a validated identifier (^t_[a-z0-9]{8,32}$), quoted.
-    /// </summary>
-    internal string? ScopeStatements => Scope is { } scope
-        ? $"SET LOCAL ROLE {scope.Quoted}; SET LOCAL search_path = {scope.Quoted}, extensions; "
-        : null;
+    /// <summary><c>SET LOCAL ROLE t_x; SET LOCAL search_path = t_x, extensions;</c> for this context's tenant.</summary>
+    internal string? ScopeStatements { get; private set; }
 
     /// <summary>Records that a command carrying the scope statements has run in the current transaction.</summary>
     internal void ScopeSent() => _scopeSentIn = Database.CurrentTransaction?.TransactionId;
