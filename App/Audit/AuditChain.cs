@@ -35,7 +35,7 @@ public static class AuditChain
         var table = chain.Table;
         var lockScope = table.Contains('.', StringComparison.Ordinal) ? $"'{table}'" : "current_schema()";
         long lastSeq = 0;
-        var prevHash = chain.Genesis;
+        var prevHash = chain.Genesis.ToArray();
         var lastAt = DateTime.MinValue;
         // The lock and the read of the last row travel together: the read runs once the lock is held.
         await using (var last = Command(connection, transaction,
@@ -113,7 +113,7 @@ public static class AuditChain
             $"{scopeStatements}select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash, hash from {chain.Table} order by seq");
         await using var reader = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
         long expectedSeq = 1;
-        var prevHash = chain.Genesis;
+        var prevHash = chain.Genesis.ToArray();
         long checkedRows = 0;
         var unbound = false;
         while (await reader.ReadAsync(ct))
@@ -261,10 +261,12 @@ public sealed class AuditChainRef
 {
     private const string GenesisDomain = "agentspace-audit-genesis:";
 
+    private readonly byte[] _genesis;
+
     private AuditChainRef(string table, string owner)
     {
         Table = table;
-        Genesis = SHA256.HashData(Encoding.UTF8.GetBytes(GenesisDomain + owner));
+        _genesis = SHA256.HashData(Encoding.UTF8.GetBytes(GenesisDomain + owner));
     }
 
     /// <summary>The platform's chain (sign-ins, deleted organizations). "platform" is never a tenant name.</summary>
@@ -274,7 +276,7 @@ public sealed class AuditChainRef
     public string Table { get; }
 
     /// <summary>SHA-256 of "agentspace-audit-genesis:" + the tenant's schema name, or + "platform".</summary>
-    public byte[] Genesis { get; }
+    public ReadOnlySpan<byte> Genesis => _genesis;
 
     /// <summary>Chains written before this binding link row 1 to 32 zero bytes.</summary>
     internal static ReadOnlySpan<byte> UnboundGenesis => new byte[32];

@@ -36,7 +36,10 @@ public sealed class TenantUnitOfWork(IDbContextFactory<TenantDbContext> factory)
         db.Scope = tenant;
         using var inside = SlowCallGuard.Enter();
         var result = await work(db, ct);
-        await db.SaveChangesAsync(ct);
+        if (db.ChangeTracker.HasChanges())
+        {
+            await db.SaveChangesAsync(ct);
+        }
         await tx.CommitAsync(ct);
         return result;
     }

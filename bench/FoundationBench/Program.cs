@@ -84,8 +84,8 @@ for (var i = 0; i < tenants; i++)
 Console.WriteLine($"Unit-of-work overhead, {iterations} interleaved rounds...");
 var dataSource = services.GetRequiredService<NpgsqlDataSource>();
 var uow = services.GetRequiredService<TenantUnitOfWork>();
-// The same model with no scope guard: a bare EF unit of work to compare TenantUnitOfWork against.
-var bareOptions = new Microsoft.EntityFrameworkCore.DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).Options;
+// A bare EF unit of work to compare TenantUnitOfWork against: the app's other context, registered the same way.
+var bareFactory = services.GetRequiredService<IDbContextFactory<PlatformDbContext>>();
 var adoBare = new List<double>(iterations);
 var adoScoped = new List<double>(iterations);
 var adoScopedAlone = new List<double>(iterations);
@@ -97,7 +97,7 @@ for (var i = 0; i < iterations + 200; i++)
     var a = await TimeTransactionAsync(dataSource, tenant, ScopeMode.None);
     var b = await TimeTransactionAsync(dataSource, tenant, ScopeMode.WithFirstStatement);
     var c = await TimeTransactionAsync(dataSource, tenant, ScopeMode.OwnRoundTrip);
-    var d = await TimeBareEfAsync(bareOptions);
+    var d = await TimeBareEfAsync(bareFactory);
     var e = await TimeTenantUnitOfWorkAsync(uow, tenant);
     if (i >= 200) // warm-up
     {
@@ -143,7 +143,7 @@ var report = string.Join('\n',
     $"  overhead: median +{(Median(adoScoped) - Median(adoBare)).ToString("F1", inv)} µs (ratio {(Median(adoScoped) / Median(adoBare)).ToString("F2", inv)}x)",
     $"unit of work (ADO.NET), scope in a round trip of its own (set_config, as before): median {Median(adoScopedAlone).ToString("F1", inv)} µs, p95 {P95(adoScopedAlone).ToString("F1", inv)} µs",
     $"  overhead: median +{(Median(adoScopedAlone) - Median(adoBare)).ToString("F1", inv)} µs (ratio {(Median(adoScopedAlone) / Median(adoBare)).ToString("F2", inv)}x)",
-    $"unit of work (EF Core), bare TenantDbContext, begin + SqlQueryRaw + commit: median {Median(efBare).ToString("F1", inv)} µs, p95 {P95(efBare).ToString("F1", inv)} µs",
+    $"unit of work (EF Core), bare (DI context factory), begin + SqlQueryRaw + commit: median {Median(efBare).ToString("F1", inv)} µs, p95 {P95(efBare).ToString("F1", inv)} µs",
     $"unit of work (EF Core), TenantUnitOfWork.RunAsync, same query: median {Median(efScoped).ToString("F1", inv)} µs, p95 {P95(efScoped).ToString("F1", inv)} µs",
     $"  overhead: median +{(Median(efScoped) - Median(efBare)).ToString("F1", inv)} µs (ratio {(Median(efScoped) / Median(efBare)).ToString("F2", inv)}x)",
     $"sign-in link request, existing account: median {Median(known).ToString("F2", inv)} ms, p95 {P95(known).ToString("F2", inv)} ms (n={known.Count})",
@@ -188,10 +188,10 @@ static async Task<double> TimeTransactionAsync(NpgsqlDataSource dataSource, Tena
     return sw.Elapsed.TotalMicroseconds;
 }
 
-static async Task<double> TimeBareEfAsync(Microsoft.EntityFrameworkCore.DbContextOptions<TenantDbContext> options)
+static async Task<double> TimeBareEfAsync(IDbContextFactory<PlatformDbContext> factory)
 {
     var sw = Stopwatch.StartNew();
-    await using var db = new TenantDbContext(options);
+    await using var db = await factory.CreateDbContextAsync();
     await db.Database.OpenConnectionAsync();
     await using var tx = await db.Database.BeginTransactionAsync();
     await db.Database.SqlQueryRaw<DateTime>("select now() as \"Value\"").SingleAsync();
