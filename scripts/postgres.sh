@@ -6,7 +6,7 @@
 #   * builds pgvector from the Debian trixie source package if it is not installed
 #     (bookworm has no pgvector package); uses a private apt config under .data/apt,
 #   * creates/starts a cluster in <repo>/.data/pg listening on 127.0.0.1:${PGPORT:-55432},
-#   * creates roles app_owner / app_login and database agentspace, runs scripts/db-init.sql,
+#   * creates roles app_owner / app_provisioner / app_login and database agentspace, runs scripts/db-init.sql,
 #   * writes .data/pg.env (APP_CONNECTION, ADMIN_CONNECTION).
 #
 # All progress output goes to stderr; the LAST (and only) line on stdout is the app's
@@ -21,7 +21,9 @@ die() { printf '[postgres.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(dirname "$SCRIPT_DIR")
-DATA=$REPO/.data
+# Resolved, so a worktree whose .data is a symlink to the main checkout's reuses that cluster as is
+# (same socket path, so the configuration compares equal and the cluster is not restarted).
+DATA=$(realpath -m -- "$REPO/.data")
 PGDATA_DIR=$DATA/pg
 SOCKET_DIR=$DATA/pg-socket
 PG_LOG=$DATA/pg.log
@@ -235,13 +237,30 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_owner') THEN
     CREATE ROLE app_owner NOLOGIN;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_provisioner') THEN
+    CREATE ROLE app_provisioner NOLOGIN CREATEROLE;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_USER') THEN
-    CREATE ROLE $APP_USER LOGIN NOINHERIT CREATEROLE PASSWORD '$APP_PASSWORD';
+    CREATE ROLE $APP_USER LOGIN NOINHERIT NOCREATEROLE PASSWORD '$APP_PASSWORD';
   END IF;
 END
 \$\$;
 ALTER ROLE app_owner NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
-ALTER ROLE $APP_USER LOGIN NOINHERIT CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$APP_PASSWORD';
+-- Creates and drops tenant roles, only through the SECURITY DEFINER functions db-init.sql defines.
+-- Nobody logs in as it and nobody is a member of it.
+ALTER ROLE app_provisioner NOLOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS;
+DO \$\$
+DECLARE m text;
+BEGIN
+  FOR m IN SELECT r.rolname FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.member
+           WHERE a.roleid = 'app_provisioner'::regrole LOOP
+    EXECUTE format('REVOKE app_provisioner FROM %I', m);
+  END LOOP;
+END
+\$\$;
+-- NOCREATEROLE: on PostgreSQL 15 CREATEROLE would let the login role grant itself pg_read_server_files
+-- or pg_execute_server_program. Clusters set up before this change lose the attribute here.
+ALTER ROLE $APP_USER LOGIN NOINHERIT NOCREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$APP_PASSWORD';
 GRANT app_owner TO $APP_USER;
 SELECT 'CREATE DATABASE $DB_NAME OWNER app_owner'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB_NAME')

@@ -1,8 +1,10 @@
+using System.Security.Cryptography;
 using AgentSpace.Audit;
 using AgentSpace.Data;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace AgentSpace.Tests.Audit;
@@ -193,8 +195,126 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
         Assert.True((await log.VerifyAsync(org.Schema, default, recorded)).Ok);
     }
 
+    [Fact]
+    public async Task Verify_WholeChainCopiedIntoAnotherTenant_IsBrokenAtRow1()
+    {
+        var (_, a) = await OrgAsync();
+        var (_, b) = await OrgAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await AppendAsync(a.Schema, "test.event");
+        }
+        var log = app.Get<AuditLog>();
+        Assert.True((await log.VerifyAsync(a.Schema, default)).Ok);
+
+        // As the superuser: replace B's history with A's, every row and hash intact.
+        await app.Database.ExecuteAsAdminAsync(
+            $"delete from \"{b.Schema.Value}\".audit_events; insert into \"{b.Schema.Value}\".audit_events select * from \"{a.Schema.Value}\".audit_events");
+
+        var result = await log.VerifyAsync(b.Schema, default);
+        Assert.False(result.Ok);
+        Assert.Equal(1, result.BrokenSeq);
+        Assert.True((await log.VerifyAsync(a.Schema, default)).Ok);
+    }
+
+    [Fact]
+    public async Task Append_200ConcurrentWithAClockThatJumpsBackAndForth_OccurredAtNeverDecreasesAlongSeq()
+    {
+        var (_, org) = await OrgAsync();
+        // Each reading of this clock is up to an hour off, either way: a stepped system clock, or
+        // several app instances whose clocks disagree.
+        var log = new AuditLog(app.Get<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>(), app.Get<TenantUnitOfWork>(), new JumpingClock(app.Clock));
+        await Parallel.ForEachAsync(Enumerable.Range(0, 200), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+            await log.AppendAsync(org.Schema, new AuditEntry("clock.event", AuditOutcome.Success, Target: i.ToString(System.Globalization.CultureInfo.InvariantCulture)), ct));
+
+        var backwards = await app.Database.ScalarAsAdminAsync<long>(
+            $"select count(*) from (select occurred_at < lag(occurred_at) over (order by seq) as back from \"{org.Schema.Value}\".audit_events) s where back");
+        Assert.Equal(0, backwards);
+        var verification = await log.VerifyAsync(org.Schema, default);
+        Assert.True(verification.Ok, verification.Message);
+        Assert.Equal(201, verification.CheckedRows);
+    }
+
+    [Fact]
+    public async Task AppendPlatformAsync_InPlatformTransactionThatRollsBack_LeavesNeitherChangeNorAuditRow()
+    {
+        var log = app.Get<AuditLog>();
+        var email = $"rollback-{Guid.NewGuid():N}@example.com";
+        var rowsBefore = await app.Database.ScalarAsAdminAsync<long>("select count(*) from platform.audit_events");
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var factory = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
+            await using var db = await factory.CreateDbContextAsync();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            db.Users.Add(AppUser.Create(email, app.Clock.GetUtcNow()));
+            await db.SaveChangesAsync();
+            var appended = await log.AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
+            Assert.True(appended.Seq > rowsBefore);
+            await tx.RollbackAsync();
+        }
+        Assert.Equal(rowsBefore, await app.Database.ScalarAsAdminAsync<long>("select count(*) from platform.audit_events"));
+        Assert.Equal(0L, await app.Database.ScalarAsAdminAsync<long>($"select count(*) from platform.users where email = '{email}'"));
+        Assert.True((await log.VerifyPlatformAsync(default)).Ok);
+    }
+
+    [Fact]
+    public async Task AppendPlatformAsync_InPlatformTransactionThatCommits_WritesBoth()
+    {
+        var log = app.Get<AuditLog>();
+        var email = $"commit-{Guid.NewGuid():N}@example.com";
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var factory = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
+            await using var db = await factory.CreateDbContextAsync();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            db.Users.Add(AppUser.Create(email, app.Clock.GetUtcNow()));
+            await db.SaveChangesAsync();
+            await log.AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
+            await tx.CommitAsync();
+        }
+        Assert.Equal(1L, await app.Database.ScalarAsAdminAsync<long>($"select count(*) from platform.audit_events where actor_email = '{email}'"));
+        Assert.True((await log.VerifyPlatformAsync(default)).Ok);
+    }
+
+    [Fact]
+    public async Task AppendPlatformAsync_WithoutATransaction_Throws()
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var factory = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
+        await using var db = await factory.CreateDbContextAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            app.Get<AuditLog>().AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success), default));
+    }
+
+    /// <summary>A clock whose readings scatter up to an hour either side of the test's fixed time.</summary>
+    private sealed class JumpingClock(TimeProvider baseline) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() =>
+            baseline.GetUtcNow().AddSeconds(RandomNumberGenerator.GetInt32(-3600, 3600));
+    }
+
+    [Fact]
+    public async Task Verify_ChainWrittenBeforeTenantBinding_IsAcceptedAndSaysSo()
+    {
+        var (_, org) = await OrgAsync();
+        await AppendAsync(org.Schema, "test.event");
+        // What a chain written before the binding looks like: row 1 links to 32 zero bytes.
+        await using (var conn = new NpgsqlConnection(app.Database.AdminConnectionString))
+        {
+            await conn.OpenAsync();
+            await RewriteFromAsync(conn, org.Schema.Value, 1, AgentSpace.Tenancy.TenancyAuditActions.OrgCreated, new byte[32]);
+        }
+        var log = app.Get<AuditLog>();
+        await AppendAsync(org.Schema, "test.event"); // new rows continue the old chain
+
+        var result = await log.VerifyAsync(org.Schema, default);
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(3, result.CheckedRows);
+        Assert.Contains("before logs were bound to their organization", result.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>What a careful forger with superuser rights does: change a row, then re-link and re-hash every row after it.</summary>
-    private static async Task RewriteFromAsync(NpgsqlConnection conn, string schema, long fromSeq, string newAction)
+    private static async Task RewriteFromAsync(NpgsqlConnection conn, string schema, long fromSeq, string newAction, byte[]? firstPrev = null)
     {
         var rows = new List<(long Seq, DateTime At, Guid? ActorId, string? Email, string Action, string? Target, string Outcome, string? Ip, string Details, byte[] Prev)>();
         await using (var read = new NpgsqlCommand($"select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash from \"{schema}\".audit_events where seq >= {fromSeq} order by seq", conn))
@@ -207,7 +327,7 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
                     reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8), (byte[])reader.GetValue(9)));
             }
         }
-        var prev = rows[0].Prev;
+        var prev = firstPrev ?? rows[0].Prev;
         foreach (var r in rows)
         {
             var action = r.Seq == fromSeq ? newAction : r.Action;

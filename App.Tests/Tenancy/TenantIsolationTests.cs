@@ -151,14 +151,16 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
         await Assert.ThrowsAsync<TenantNotSetException>(() => db.AuditEvents.CountAsync());
     }
 
-    [Fact]
-    public async Task PooledConnection_AfterTenantUnitOfWork_CarriesNoRoleOrSearchPath()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // no DISCARD ALL between leases, as behind PgBouncer in transaction mode
+    public async Task PooledConnection_AfterTenantUnitOfWork_CarriesNoRoleOrSearchPath(bool noResetOnClose)
     {
         var (a, _) = await TwoTenantsAsync();
         // A pool of exactly one connection, so the unscoped query below reuses the tenant's connection.
-        var cs = new NpgsqlConnectionStringBuilder(app.Database.AppConnectionString) { MaxPoolSize = 1, MinPoolSize = 0 }.ConnectionString;
+        var cs = new NpgsqlConnectionStringBuilder(app.Database.AppConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, NoResetOnClose = noResetOnClose }.ConnectionString;
         await using var dataSource = NpgsqlDataSource.Create(cs);
-        var options = new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).Options;
+        var options = new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).UseTenantScope().Options;
         var uow = new TenantUnitOfWork(new SingleOptionsFactory(options));
 
         var inside = await uow.RunAsync(a.Schema, async (db, ct) =>
@@ -171,6 +173,15 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
         var parts = after.Split('|');
         Assert.Equal("app_login", parts[0]);
         Assert.DoesNotContain(a.Schema.Value, parts[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnitOfWork_OptionsWithoutTheScopeGuard_IsRefused()
+    {
+        var (a, _) = await TwoTenantsAsync();
+        await using var dataSource = NpgsqlDataSource.Create(app.Database.AppConnectionString);
+        var uow = new TenantUnitOfWork(new SingleOptionsFactory(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).Options));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => uow.RunAsync(a.Schema, (db, ct) => db.AuditEvents.CountAsync(ct), default));
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AgentSpace.Data;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,34 +18,45 @@ namespace AgentSpace.Audit;
 public static class AuditChain
 {
     private const int LockClass = 0x41554454; // "AUDT"
-    private static readonly byte[] Genesis = new byte[32];
     private static readonly string[] SecretKeyParts = ["token", "password", "secret", "key", "cookie", "authorization"];
 
     /// <summary>Appends one event inside the caller's open transaction and returns it.</summary>
-    /// <param name="table">"audit_events" (a tenant's, through search_path) or "platform.audit_events".</param>
-    public static async Task<AuditEvent> AppendAsync(DbConnection connection, DbTransaction transaction, string table, AuditEntry entry, DateTimeOffset now, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        var lockScope = table.Contains('.', StringComparison.Ordinal) ? $"'{table}'" : "current_schema()";
-        await using (var lockCmd = Command(connection, transaction, $"select pg_advisory_xact_lock({LockClass}, hashtext({lockScope}))"))
-        {
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
+    /// <param name="clock">Read once the chain's lock is held, so time follows the sequence.</param>
+    public static Task<AuditEvent> AppendAsync(DbConnection connection, DbTransaction transaction, AuditChainRef chain, AuditEntry entry, TimeProvider clock, CancellationToken ct) =>
+        AppendAsync(connection, transaction, chain, entry, clock, scopeStatements: "", ct);
 
+    /// <param name="scopeStatements">Sent in front of the first statement (a tenant unit of work's scope, when nothing carried it yet).</param>
+    internal static async Task<AuditEvent> AppendAsync(DbConnection connection, DbTransaction transaction, AuditChainRef chain, AuditEntry entry, TimeProvider clock,
+        string scopeStatements, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(clock);
+        var table = chain.Table;
+        var lockScope = table.Contains('.', StringComparison.Ordinal) ? $"'{table}'" : "current_schema()";
         long lastSeq = 0;
-        var prevHash = Genesis;
-        await using (var last = Command(connection, transaction, $"select seq, hash from {table} order by seq desc limit 1"))
+        var prevHash = chain.Genesis.ToArray();
+        var lastAt = DateTime.MinValue;
+        // The lock and the read of the last row travel together: the read runs once the lock is held.
+        await using (var last = Command(connection, transaction,
+            $"{scopeStatements}select pg_advisory_xact_lock({LockClass}, hashtext({lockScope})); " +
+            $"select seq, hash, occurred_at from {table} order by seq desc limit 1"))
         await using (var reader = await last.ExecuteReaderAsync(ct))
         {
+            await reader.NextResultAsync(ct); // past the lock's own (empty) row
             if (await reader.ReadAsync(ct))
             {
                 lastSeq = reader.GetInt64(0);
                 prevHash = (byte[])reader.GetValue(1);
+                lastAt = DateTime.SpecifyKind(reader.GetDateTime(2), DateTimeKind.Utc);
             }
         }
 
-        var ticks = now.UtcTicks;
-        var occurredAt = new DateTime(ticks - (ticks % 10), DateTimeKind.Utc); // PostgreSQL keeps microseconds
+        // Read under the lock, and never before the previous row: clocks step back, and several app
+        // instances disagree, but the chain's time must not run backwards against its sequence.
+        var ticks = clock.GetUtcNow().UtcTicks;
+        var now = new DateTime(ticks - (ticks % 10), DateTimeKind.Utc); // PostgreSQL keeps microseconds
+        var occurredAt = now < lastAt ? lastAt : now;
         var details = SerializeDetails(entry.Details);
         var seq = lastSeq + 1;
         var hash = ComputeHash(prevHash, seq, occurredAt, entry.ActorId, entry.ActorEmail, entry.Action, entry.Target, entry.Outcome, entry.Ip, details);
@@ -84,19 +96,26 @@ public static class AuditChain
     }
 
     /// <summary>
-    /// Walks the chain in order; reports the first row whose sequence, link or hash is wrong. With
+    /// Walks the chain in order; reports the first row whose sequence, link or hash is wrong. Row 1 must link
+    /// to the chain's own genesis, so a whole chain moved from another tenant is refused. With
     /// <paramref name="expectedHead"/> (a head recorded earlier, kept outside the database) it also
     /// detects a chain that was rewritten from some row on with fresh hashes, or cut short.
     /// </summary>
-    public static async Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, string table, CancellationToken ct,
-        AuditHead? expectedHead = null)
+    public static Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, AuditChainRef chain, CancellationToken ct,
+        AuditHead? expectedHead = null) =>
+        VerifyAsync(connection, transaction, chain, scopeStatements: "", ct, expectedHead);
+
+    internal static async Task<AuditVerification> VerifyAsync(DbConnection connection, DbTransaction? transaction, AuditChainRef chain, string scopeStatements,
+        CancellationToken ct, AuditHead? expectedHead = null)
     {
+        ArgumentNullException.ThrowIfNull(chain);
         await using var cmd = Command(connection, transaction,
-            $"select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash, hash from {table} order by seq");
+            $"{scopeStatements}select seq, occurred_at, actor_id, actor_email, action, target, outcome, ip, details::text, prev_hash, hash from {chain.Table} order by seq");
         await using var reader = await cmd.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
         long expectedSeq = 1;
-        var prevHash = Genesis;
+        var prevHash = chain.Genesis.ToArray();
         long checkedRows = 0;
+        var unbound = false;
         while (await reader.ReadAsync(ct))
         {
             var seq = reader.GetInt64(0);
@@ -114,6 +133,16 @@ public static class AuditChain
             if (seq != expectedSeq)
             {
                 return AuditVerification.Broken(checkedRows, expectedSeq, $"row {expectedSeq} is missing (next row is {seq})");
+            }
+            if (seq == 1 && !CryptographicOperations.FixedTimeEquals(storedPrev, prevHash))
+            {
+                if (!storedPrev.AsSpan().SequenceEqual(AuditChainRef.UnboundGenesis))
+                {
+                    return AuditVerification.Broken(checkedRows, seq, "row 1 does not start this log's chain: the log was copied from elsewhere or replaced");
+                }
+                // Written before chains were bound to their tenant: accepted, and said so.
+                unbound = true;
+                prevHash = storedPrev;
             }
             if (!CryptographicOperations.FixedTimeEquals(storedPrev, prevHash))
             {
@@ -136,7 +165,10 @@ public static class AuditChain
         {
             return AuditVerification.Broken(checkedRows, checkedRows + 1, $"the chain ends at row {checkedRows}, before the recorded head row {recorded.Seq}: rows were removed");
         }
-        return AuditVerification.Intact(checkedRows, checkedRows == 0 ? null : new AuditHead(checkedRows, Convert.ToHexStringLower(prevHash)));
+        var intact = AuditVerification.Intact(checkedRows, checkedRows == 0 ? null : new AuditHead(checkedRows, Convert.ToHexStringLower(prevHash)));
+        return unbound
+            ? intact with { Message = intact.Message + " (it was started before logs were bound to their organization, so a copy from another log would not be detected)" }
+            : intact;
     }
 
     public static byte[] ComputeHash(byte[] prevHash, long seq, DateTime occurredAt, Guid? actorId, string? actorEmail,
@@ -217,6 +249,43 @@ public static class AuditChain
         p.ParameterName = name;
         p.Value = value ?? DBNull.Value;
         cmd.Parameters.Add(p);
+    }
+}
+
+/// <summary>
+/// One chain: its table and the genesis its row 1 links to. The genesis is derived from the tenant (or is the
+/// platform's own), so a chain is bound to where it was written: copied whole into another tenant's table,
+/// it fails verification at row 1.
+/// </summary>
+public sealed class AuditChainRef
+{
+    private const string GenesisDomain = "agentspace-audit-genesis:";
+
+    private readonly byte[] _genesis;
+
+    private AuditChainRef(string table, string owner)
+    {
+        Table = table;
+        _genesis = SHA256.HashData(Encoding.UTF8.GetBytes(GenesisDomain + owner));
+    }
+
+    /// <summary>The platform's chain (sign-ins, deleted organizations). "platform" is never a tenant name.</summary>
+    public static AuditChainRef Platform { get; } = new("platform.audit_events", "platform");
+
+    /// <summary>"audit_events" (reached through the unit of work's search_path) or "platform.audit_events".</summary>
+    public string Table { get; }
+
+    /// <summary>SHA-256 of "agentspace-audit-genesis:" + the tenant's schema name, or + "platform".</summary>
+    public ReadOnlySpan<byte> Genesis => _genesis;
+
+    /// <summary>Chains written before this binding link row 1 to 32 zero bytes.</summary>
+    internal static ReadOnlySpan<byte> UnboundGenesis => new byte[32];
+
+    /// <summary>A tenant's chain, in its own schema (through the unit of work's search_path).</summary>
+    public static AuditChainRef Tenant(TenantSchemaName tenant)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return new("audit_events", tenant.Value);
     }
 }
 

@@ -13,7 +13,7 @@ public sealed record AuditFilter(string? Actor = null, string? Action = null, Da
 public sealed record AuditPage(IReadOnlyList<AuditEvent> Items, int Total, int Page, int PageSize);
 
 /// <summary>Reading, exporting and verifying an organization's audit log: Admins and Owners only.</summary>
-public sealed class AuditService(TenantOperation operations)
+public sealed class AuditService(TenantOperation operations, AuditLog audit)
 {
     public const int MaxPageSize = 200;
 
@@ -61,8 +61,7 @@ public sealed class AuditService(TenantOperation operations)
     public Task<AuditVerification> VerifyAsync(Actor actor, string slug, CancellationToken ct) =>
         operations.RunAsync(actor, slug, OrgRole.Admin, "audit.verify", async (work, token) =>
         {
-            var result = await AuditChain.VerifyAsync(work.Db.Database.GetDbConnection(), work.Db.Database.CurrentTransaction!.GetDbTransaction(),
-                AuditLog.TenantTable, token);
+            var result = await audit.VerifyAsync(work.Db, token);
             work.Audit(AuditLogActions.Verified, "audit_events", new Dictionary<string, string?> { ["result"] = result.Message },
                 result.Ok ? AuditOutcome.Success : AuditOutcome.Failure);
             return result;

@@ -13,17 +13,22 @@ public static class DataServiceCollectionExtensions
             throw new InvalidOperationException("ConnectionStrings:Default is not set. Run scripts/postgres.sh and use the connection string it prints.");
         }
         services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
-        // Npgsql resets pooled connections on close (DISCARD ALL), so no role or search_path survives a lease.
+        // Tenant scope and migrations set only transaction-local state (SET LOCAL), so nothing survives a lease
+        // even without Npgsql's reset on close (DISCARD ALL), as behind PgBouncer in transaction mode.
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         services.AddDbContextFactory<PlatformDbContext>((sp, o) =>
             o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema)));
         // One options instance for every tenant: no per-tenant model or service provider.
-        services.AddDbContextFactory<TenantDbContext>((sp, o) =>
-            o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).AddInterceptors(new TenantScopeGuard()));
+        services.AddDbContextFactory<TenantDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseTenantScope());
         services.AddSingleton<TenantUnitOfWork>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton(TimeProvider.System);
         services.AddDataAdminCommands();
+        // Every IHttpClientFactory client refuses to send from inside a tenant unit of work.
+        services.AddSingleton<SlowCallGuard>();
+        services.AddTransient<SlowCallGuardHandler>();
+        services.AddHttpClient();
+        services.ConfigureHttpClientDefaults(http => http.AddHttpMessageHandler<SlowCallGuardHandler>());
         return services;
     }
 
@@ -38,5 +43,23 @@ public static class DataServiceCollectionExtensions
         {
             await app.Services.GetRequiredService<SchemaMigrator>().MigrateAllAsync(progress: null, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Adds the <see cref="TenantScopeGuard"/> to <see cref="TenantDbContext"/> options: it sends the tenant scope
+    /// with a unit of work's first statement and fails closed without one. <see cref="TenantUnitOfWork"/>
+    /// refuses options that lack it.
+    /// </summary>
+    public static DbContextOptionsBuilder UseTenantScope(this DbContextOptionsBuilder options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.AddInterceptors(TenantScopeGuard.Instance);
+    }
+
+    /// <inheritdoc cref="UseTenantScope(DbContextOptionsBuilder)"/>
+    public static DbContextOptionsBuilder<TenantDbContext> UseTenantScope(this DbContextOptionsBuilder<TenantDbContext> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.AddInterceptors(TenantScopeGuard.Instance);
     }
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql;
 using Microsoft.Extensions.Options;
 
@@ -12,25 +14,35 @@ using Microsoft.Extensions.Options;
 namespace AgentSpace.Data;
 
 /// <summary>
-/// Applies migrations. DDL runs as the owner role (<c>SET ROLE</c> on the session, reset on close);
-/// the login role keeps no rights of its own on tenant tables.
+/// Applies migrations and provisions tenants. Each operation is one transaction: DDL runs as the owner
+/// role through <c>SET LOCAL ROLE</c>, so neither the role nor the search_path outlives it on a pooled
+/// (or PgBouncer-shared) connection, and a failure leaves nothing half-made. The login role keeps no rights
+/// of its own on tenant tables and creates no roles: tenant roles come from the
+/// <c>provisioning.create_tenant_role</c> / <c>drop_tenant_role</c> functions (scripts/db-init.sql).
 /// </summary>
+/// <remarks>
+/// Migrations therefore run inside one transaction of ours, not EF's per-migration ones. EF then takes no
+/// migration lock of its own (and warns about that, which is silenced here): an advisory lock per schema,
+/// taken first, keeps two migrators of one schema in line. A migration that needs to run outside a
+/// transaction (<c>suppressTransaction: true</c>, e.g. CREATE INDEX CONCURRENTLY) is refused by EF here.
+/// </remarks>
 public sealed partial class SchemaMigrator(
     IDbContextFactory<PlatformDbContext> platformFactory,
     NpgsqlDataSource dataSource,
     IOptions<DatabaseOptions> options)
 {
-    // Migration contexts get their own options (one set for all tenants): EF probes for the history
-    // table by letting a query fail, and that expected failure should not reach the app's error log.
-    // Real failures still throw and are reported by the caller.
+    private const int LockClass = 0x4D494752; // "MIGR"
+
+    // Migration contexts get their own options (one set for all tenants), without the tenant scope guard,
+    // and with EF's warning about migrating inside a user transaction silenced: that is the design here.
     private readonly DbContextOptions<PlatformDbContext> _platformMigrationOptions = new DbContextOptionsBuilder<PlatformDbContext>()
         .UseNpgsql(dataSource, n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema))
-        .ConfigureWarnings(w => w.Ignore(RelationalEventId.CommandError))
+        .ConfigureWarnings(w => w.Ignore(RelationalEventId.MigrationsUserTransactionWarning))
         .Options;
 
     private readonly DbContextOptions<TenantDbContext> _tenantMigrationOptions = new DbContextOptionsBuilder<TenantDbContext>()
         .UseNpgsql(dataSource)
-        .ConfigureWarnings(w => w.Ignore(RelationalEventId.CommandError))
+        .ConfigureWarnings(w => w.Ignore(RelationalEventId.MigrationsUserTransactionWarning))
         .Options;
 
     private string OwnerRole
@@ -46,98 +58,118 @@ public sealed partial class SchemaMigrator(
     {
         await using var db = new PlatformDbContext(_platformMigrationOptions);
         await db.Database.OpenConnectionAsync(ct);
-        try
-        {
-            await db.Database.ExecuteSqlRawAsync($"SET ROLE \"{OwnerRole}\"", ct);
-            await db.Database.ExecuteSqlRawAsync("CREATE SCHEMA IF NOT EXISTS platform", ct);
-            await db.Database.MigrateAsync(ct);
-            // The login role is NOINHERIT: platform rights are granted to it directly. Audit rows are append-only.
-            await db.Database.ExecuteSqlRawAsync(
-                """
-                GRANT USAGE ON SCHEMA platform TO SESSION_USER;
-                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA platform TO SESSION_USER;
-                REVOKE UPDATE, DELETE, TRUNCATE ON platform.audit_events FROM SESSION_USER;
-                REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON platform."__EFMigrationsHistory" FROM SESSION_USER;
-                GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA platform TO SESSION_USER;
-                """, ct);
-        }
-        finally
-        {
-            await db.Database.ExecuteSqlRawAsync("RESET ROLE", CancellationToken.None);
-            await db.Database.CloseConnectionAsync();
-        }
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await db.Database.ExecuteSqlRawAsync(
+            $"""
+            select pg_advisory_xact_lock({LockClass}, hashtext('platform'));
+            SET LOCAL ROLE "{OwnerRole}";
+            CREATE SCHEMA IF NOT EXISTS platform;
+            """, ct);
+        await CreateHistoryTableAsync(db, ct);
+        await db.Database.MigrateAsync(ct);
+        // The login role is NOINHERIT: platform rights are granted to it directly. Audit rows are append-only.
+        await db.Database.ExecuteSqlRawAsync(
+            """
+            GRANT USAGE ON SCHEMA platform TO SESSION_USER;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA platform TO SESSION_USER;
+            REVOKE UPDATE, DELETE, TRUNCATE ON platform.audit_events FROM SESSION_USER;
+            REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON platform."__EFMigrationsHistory" FROM SESSION_USER;
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA platform TO SESSION_USER;
+            """, ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>Brings one tenant schema up to date and (re)applies its grants. Returns the migrations applied.</summary>
     public async Task<IReadOnlyList<string>> MigrateTenantAsync(TenantSchemaName tenant, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await using var db = new TenantDbContext(_tenantMigrationOptions) { Scope = tenant };
+        await using var db = new TenantDbContext(_tenantMigrationOptions);
         await db.Database.OpenConnectionAsync(ct);
-        try
-        {
-            await db.Database.ExecuteSqlRawAsync($"SET ROLE \"{OwnerRole}\"", ct);
-            await db.Database.ExecuteSqlRawAsync($"SET search_path = {tenant.Quoted}, extensions", ct);
-            var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
-            if (pending.Count > 0)
-            {
-                await db.Database.MigrateAsync(ct);
-            }
-            var t = tenant.Quoted;
-            await db.Database.ExecuteSqlRawAsync(
-                $"""
-                REVOKE ALL ON SCHEMA {t} FROM PUBLIC;
-                GRANT USAGE ON SCHEMA {t} TO {t};
-                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {t} TO {t};
-                REVOKE ALL ON {t}."__EFMigrationsHistory" FROM {t};
-                REVOKE UPDATE, DELETE, TRUNCATE ON {t}.audit_events FROM {t};
-                GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {t} TO {t};
-                """, ct);
-            return pending;
-        }
-        finally
-        {
-            await db.Database.ExecuteSqlRawAsync("RESET ROLE; RESET search_path", CancellationToken.None);
-            await db.Database.CloseConnectionAsync();
-        }
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await LockAsync(db, tenant, ct);
+        var applied = await MigrateInTransactionAsync(db, tenant, ct);
+        await tx.CommitAsync(ct);
+        return applied;
     }
 
-    /// <summary>Creates the tenant's role and schema, migrates it and grants the role its tables.</summary>
+    /// <summary>
+    /// Creates the tenant's role (through the provisioning function) and schema, migrates it and grants the role
+    /// its tables, in one transaction: on failure nothing of it remains.
+    /// </summary>
     public async Task ProvisionTenantAsync(TenantSchemaName tenant, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await using (var db = await platformFactory.CreateDbContextAsync(ct))
-        {
-            var t = tenant.Quoted;
-            await db.Database.OpenConnectionAsync(ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            // CREATE ROLE needs the login role's CREATEROLE attribute, so it runs before the role switch.
-            await db.Database.ExecuteSqlRawAsync($"CREATE ROLE {t} NOLOGIN NOINHERIT", ct);
-            await db.Database.ExecuteSqlRawAsync($"GRANT {t} TO SESSION_USER", ct);
-            await db.Database.ExecuteSqlRawAsync($"SET LOCAL ROLE \"{OwnerRole}\"", ct);
-            await db.Database.ExecuteSqlRawAsync($"CREATE SCHEMA {t}", ct);
-            await db.Database.ExecuteSqlRawAsync($"REVOKE ALL ON SCHEMA {t} FROM PUBLIC", ct);
-            await tx.CommitAsync(ct);
-        }
-        await MigrateTenantAsync(tenant, ct);
+        await using var db = new TenantDbContext(_tenantMigrationOptions);
+        await db.Database.OpenConnectionAsync(ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await LockAsync(db, tenant, ct);
+        var t = tenant.Quoted;
+        // EXECUTE on the provisioning function is the login role's alone: call it before switching to the owner role.
+        await db.Database.ExecuteSqlRawAsync(
+            $"""
+            select provisioning.create_tenant_role(@tenant);
+            SET LOCAL ROLE "{OwnerRole}";
+            CREATE SCHEMA {t};
+            REVOKE ALL ON SCHEMA {t} FROM PUBLIC;
+            """, [new NpgsqlParameter("tenant", tenant.Value)], ct);
+        await MigrateInTransactionAsync(db, tenant, ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>Drops the tenant's schema (all its data) and its role. Safe to call on a half-provisioned tenant.</summary>
     public async Task DropTenantAsync(TenantSchemaName tenant, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await using var db = await platformFactory.CreateDbContextAsync(ct);
-        await db.Database.OpenConnectionAsync(ct);
-        try
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        // The schema goes first, as the owner role (the tenant role still holds grants on its tables until
+        // then); the role goes back to the login role to call the provisioning function.
+        await using (var cmd = new NpgsqlCommand(
+            $"""
+            select pg_advisory_xact_lock({LockClass}, hashtext(@tenant));
+            SET LOCAL ROLE "{OwnerRole}";
+            DROP SCHEMA IF EXISTS {tenant.Quoted} CASCADE;
+            SET LOCAL ROLE NONE;
+            select provisioning.drop_tenant_role(@tenant);
+            """, conn, tx))
         {
-            var t = tenant.Quoted;
-            await db.Database.ExecuteSqlRawAsync($"SET ROLE \"{OwnerRole}\"; DROP SCHEMA IF EXISTS {t} CASCADE; RESET ROLE;", ct);
-            await db.Database.ExecuteSqlRawAsync($"DROP ROLE IF EXISTS {t}", ct);
+            cmd.Parameters.AddWithValue("tenant", tenant.Value);
+            await cmd.ExecuteNonQueryAsync(ct);
         }
-        finally
+        await tx.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// EF finds out whether the history table exists by letting a query on it fail; inside our transaction that
+    /// failure would abort everything after it. With the table made first (EF's own script), no query fails.
+    /// </summary>
+    private static Task CreateHistoryTableAsync(DbContext db, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), ct);
+
+    /// <summary>Serializes everything that migrates or provisions one schema, for the length of the transaction.</summary>
+    private static Task LockAsync(TenantDbContext db, TenantSchemaName tenant, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync($"select pg_advisory_xact_lock({LockClass}, hashtext(@tenant))", [new NpgsqlParameter("tenant", tenant.Value)], ct);
+
+    private async Task<IReadOnlyList<string>> MigrateInTransactionAsync(TenantDbContext db, TenantSchemaName tenant, CancellationToken ct)
+    {
+        var t = tenant.Quoted;
+        await db.Database.ExecuteSqlRawAsync($"SET LOCAL ROLE \"{OwnerRole}\"; SET LOCAL search_path = {t}, extensions", ct);
+        await CreateHistoryTableAsync(db, ct);
+        var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
+        if (pending.Count > 0)
         {
-            await db.Database.CloseConnectionAsync();
+            await db.Database.MigrateAsync(ct);
         }
+        await db.Database.ExecuteSqlRawAsync(
+            $"""
+            REVOKE ALL ON SCHEMA {t} FROM PUBLIC;
+            GRANT USAGE ON SCHEMA {t} TO {t};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {t} TO {t};
+            REVOKE ALL ON {t}."__EFMigrationsHistory" FROM {t};
+            REVOKE UPDATE, DELETE, TRUNCATE ON {t}.audit_events FROM {t};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {t} TO {t};
+            """, ct);
+        return pending;
     }
 
     /// <summary>Migrates the platform schema, then every tenant, reporting progress per tenant.</summary>

@@ -1,5 +1,7 @@
+using System.Data.Common;
 using AgentSpace.Audit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace AgentSpace.Data;
 
@@ -10,10 +12,59 @@ namespace AgentSpace.Data;
 /// </summary>
 public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) : DbContext(options)
 {
+    private Guid? _scopeSentIn;
+
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
-    /// <summary>Set only by <see cref="TenantUnitOfWork"/> and <see cref="TenantMigrator"/>.</summary>
-    internal TenantSchemaName? Scope { get; set; }
+    /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
+    internal TenantSchemaName? Scope
+    {
+        get;
+        set
+        {
+            field = value;
+            // SET takes no bind parameters; the name is a validated identifier (^t_[a-z0-9]{8,32}$), quoted.
+            ScopeStatements = value is null ? null : $"SET LOCAL ROLE {value.Quoted}; SET LOCAL search_path = {value.Quoted}, extensions; ";
+        }
+    }
+
+    /// <summary>
+    /// A raw ADO.NET command in this unit of work's transaction, for what EF cannot express. Use named
+    /// parameters (<c>@name</c>): the tenant scope may be sent in front of <paramref name="sql"/> in the
+    /// same round trip, and PostgreSQL accepts several statements in one command only then. A command
+    /// made straight from <c>Database.GetDbConnection()</c> carries no scope: when it is the first
+    /// statement it runs as the login role, which the database refuses on every tenant table.
+    /// </summary>
+    public DbCommand CreateCommand(string sql)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var statements = PendingScopeStatements();
+        var cmd = Database.GetDbConnection().CreateCommand();
+        cmd.Transaction = Database.CurrentTransaction!.GetDbTransaction();
+#pragma warning disable CA2100 // the caller's SQL, behind a fixed prefix built from a validated schema name
+        cmd.CommandText = statements + sql;
+#pragma warning restore CA2100
+        // Not marked as sent: whether and when the caller runs it is unknown, so the next command
+        // carries the scope again (a repeated SET LOCAL costs no round trip).
+        return cmd;
+    }
+
+    /// <summary>
+    /// The <c>SET LOCAL</c> statements for this tenant when no command has yet carried them in the current
+    /// transaction, else "". Throws when there is no tenant or no transaction (fail closed).
+    /// </summary>
+    internal string PendingScopeStatements()
+    {
+        var statements = ScopeStatements ?? throw new TenantNotSetException();
+        var tx = Database.CurrentTransaction ?? throw new TenantNotSetException();
+        return _scopeSentIn == tx.TransactionId ? "" : statements;
+    }
+
+    /// <summary><c>SET LOCAL ROLE t_x; SET LOCAL search_path = t_x, extensions;</c> for this context's tenant.</summary>
+    internal string? ScopeStatements { get; private set; }
+
+    /// <summary>Records that a command carrying the scope statements has run in the current transaction.</summary>
+    internal void ScopeSent() => _scopeSentIn = Database.CurrentTransaction?.TransactionId;
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

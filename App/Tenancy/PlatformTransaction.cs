@@ -76,7 +76,7 @@ public sealed class PlatformTransaction : IAsyncDisposable
         var transaction = _transaction.GetDbTransaction();
         foreach (var entry in _platformEntries)
         {
-            await AuditChain.AppendAsync(connection, transaction, AuditLog.PlatformTable, entry, _clock.GetUtcNow(), ct);
+            await AuditChain.AppendAsync(connection, transaction, AuditChainRef.Platform, entry, _clock, ct);
         }
         if (_tenant is { } tenant && _tenantEntries.Count > 0)
         {
@@ -86,7 +86,7 @@ public sealed class PlatformTransaction : IAsyncDisposable
                 [tenant.Value, tenant.Value + ", extensions"], ct);
             foreach (var entry in _tenantEntries)
             {
-                await AuditChain.AppendAsync(connection, transaction, AuditLog.TenantTable, entry, _clock.GetUtcNow(), ct);
+                await AuditChain.AppendAsync(connection, transaction, AuditChainRef.Tenant(tenant), entry, _clock, ct);
             }
         }
         await _transaction.CommitAsync(ct);

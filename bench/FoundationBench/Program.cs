@@ -8,14 +8,16 @@ using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
 // Foundation benchmarks on a fresh database of the local cluster (scripts/postgres.sh):
 //  1. provisioning one tenant (role + schema + migrations + grants), per tenant;
 //  2. `migrate` over 100 and over all tenants when they are up to date (what a deploy pays);
-//  3. the per-unit-of-work cost of set_config(role) + set_config(search_path) against the same
-//     transaction without it, interleaved so drift hits both alike;
+//  3. the per-unit-of-work cost of the tenant scope (role + search_path) against the same transaction
+//     without it: sent with the first statement (as TenantUnitOfWork does) and in a round trip of its
+//     own (as it did before), in ADO.NET and through EF Core, interleaved so drift hits all alike;
 //  4. a sign-in link request for an email that has an account against one that has none
 //     (the answers must not differ in time), interleaved.
 var tenants = ArgValue("--tenants", 1000);
@@ -81,19 +83,31 @@ for (var i = 0; i < tenants; i++)
     }
 }
 
-Console.WriteLine($"Unit-of-work overhead, {iterations} interleaved pairs...");
+Console.WriteLine($"Unit-of-work overhead, {iterations} interleaved rounds...");
 var dataSource = services.GetRequiredService<NpgsqlDataSource>();
-var withScope = new List<double>(iterations);
-var without = new List<double>(iterations);
+var uow = services.GetRequiredService<TenantUnitOfWork>();
+// A bare EF unit of work to compare TenantUnitOfWork against: the app's other context, registered the same way.
+var bareFactory = services.GetRequiredService<IDbContextFactory<PlatformDbContext>>();
+var adoBare = new List<double>(iterations);
+var adoScoped = new List<double>(iterations);
+var adoScopedAlone = new List<double>(iterations);
+var efBare = new List<double>(iterations);
+var efScoped = new List<double>(iterations);
 var tenant = schemas[0];
 for (var i = 0; i < iterations + 200; i++)
 {
-    var a = await TimeTransactionAsync(dataSource, tenant, scoped: false);
-    var b = await TimeTransactionAsync(dataSource, tenant, scoped: true);
+    var a = await TimeTransactionAsync(dataSource, tenant, ScopeMode.None);
+    var b = await TimeTransactionAsync(dataSource, tenant, ScopeMode.WithFirstStatement);
+    var c = await TimeTransactionAsync(dataSource, tenant, ScopeMode.OwnRoundTrip);
+    var d = await TimeBareEfAsync(bareFactory);
+    var e = await TimeTenantUnitOfWorkAsync(uow, tenant);
     if (i >= 200) // warm-up
     {
-        without.Add(a);
-        withScope.Add(b);
+        adoBare.Add(a);
+        adoScoped.Add(b);
+        adoScopedAlone.Add(c);
+        efBare.Add(d);
+        efScoped.Add(e);
     }
 }
 
@@ -126,9 +140,14 @@ var report = string.Join('\n',
     $"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; PostgreSQL on 127.0.0.1 (scripts/postgres.sh)",
     $"provision one tenant: median {Median(provision).ToString("F1", inv)} ms, p95 {P95(provision).ToString("F1", inv)} ms (n={tenants})",
     .. migrateAt.Select(kv => $"migrate command, {kv.Key} tenants (all up to date): {kv.Value.ToString("F2", inv)} s ({(kv.Value * 1000 / kv.Key).ToString("F1", inv)} ms/tenant)"),
-    $"unit of work, begin + select + commit: median {Median(without).ToString("F1", inv)} µs, p95 {P95(without).ToString("F1", inv)} µs",
-    $"unit of work with set_config(role, search_path): median {Median(withScope).ToString("F1", inv)} µs, p95 {P95(withScope).ToString("F1", inv)} µs",
-    $"overhead: median +{(Median(withScope) - Median(without)).ToString("F1", inv)} µs (ratio {(Median(withScope) / Median(without)).ToString("F2", inv)}x)",
+    $"unit of work (ADO.NET), begin + select + commit: median {Median(adoBare).ToString("F1", inv)} µs, p95 {P95(adoBare).ToString("F1", inv)} µs",
+    $"unit of work (ADO.NET), scope sent with the first statement (SET LOCAL role, search_path): median {Median(adoScoped).ToString("F1", inv)} µs, p95 {P95(adoScoped).ToString("F1", inv)} µs",
+    $"  overhead: median +{(Median(adoScoped) - Median(adoBare)).ToString("F1", inv)} µs (ratio {(Median(adoScoped) / Median(adoBare)).ToString("F2", inv)}x)",
+    $"unit of work (ADO.NET), scope in a round trip of its own (set_config, as before): median {Median(adoScopedAlone).ToString("F1", inv)} µs, p95 {P95(adoScopedAlone).ToString("F1", inv)} µs",
+    $"  overhead: median +{(Median(adoScopedAlone) - Median(adoBare)).ToString("F1", inv)} µs (ratio {(Median(adoScopedAlone) / Median(adoBare)).ToString("F2", inv)}x)",
+    $"unit of work (EF Core), bare (DI context factory), begin + SqlQueryRaw + commit: median {Median(efBare).ToString("F1", inv)} µs, p95 {P95(efBare).ToString("F1", inv)} µs",
+    $"unit of work (EF Core), TenantUnitOfWork.RunAsync, same query: median {Median(efScoped).ToString("F1", inv)} µs, p95 {P95(efScoped).ToString("F1", inv)} µs",
+    $"  overhead: median +{(Median(efScoped) - Median(efBare)).ToString("F1", inv)} µs (ratio {(Median(efScoped) / Median(efBare)).ToString("F2", inv)}x)",
     $"sign-in link request, existing account: median {Median(known).ToString("F2", inv)} ms, p95 {P95(known).ToString("F2", inv)} ms (n={known.Count})",
     $"sign-in link request, no account: median {Median(unknown).ToString("F2", inv)} ms, p95 {P95(unknown).ToString("F2", inv)} ms (ratio {(Median(unknown) / Median(known)).ToString("F2", inv)}x)",
 ]);
@@ -148,23 +167,44 @@ static async Task<double> TimeSignInRequestAsync(IServiceProvider services, stri
     return result == MagicLinkRequestResult.Sent ? elapsed : throw new InvalidOperationException(result.ToString());
 }
 
-static async Task<double> TimeTransactionAsync(NpgsqlDataSource dataSource, TenantSchemaName tenant, bool scoped)
+static async Task<double> TimeTransactionAsync(NpgsqlDataSource dataSource, TenantSchemaName tenant, ScopeMode mode)
 {
     var sw = Stopwatch.StartNew();
     await using var conn = await dataSource.OpenConnectionAsync();
     await using var tx = await conn.BeginTransactionAsync();
-    if (scoped)
+    if (mode == ScopeMode.OwnRoundTrip)
     {
         await using var set = new NpgsqlCommand("select set_config('role', @r, true), set_config('search_path', @p, true)", conn, tx);
         set.Parameters.AddWithValue("r", tenant.Value);
         set.Parameters.AddWithValue("p", tenant.Value + ", extensions");
         await set.ExecuteNonQueryAsync();
     }
-    await using (var query = new NpgsqlCommand("select now()", conn, tx))
+    var scope = mode == ScopeMode.WithFirstStatement
+        ? $"SET LOCAL ROLE {tenant.Quoted}; SET LOCAL search_path = {tenant.Quoted}, extensions; "
+        : "";
+    await using (var query = new NpgsqlCommand(scope + "select now()", conn, tx))
     {
         await query.ExecuteScalarAsync();
     }
     await tx.CommitAsync();
+    return sw.Elapsed.TotalMicroseconds;
+}
+
+static async Task<double> TimeBareEfAsync(IDbContextFactory<PlatformDbContext> factory)
+{
+    var sw = Stopwatch.StartNew();
+    await using var db = await factory.CreateDbContextAsync();
+    await db.Database.OpenConnectionAsync();
+    await using var tx = await db.Database.BeginTransactionAsync();
+    await db.Database.SqlQueryRaw<DateTime>("select now() as \"Value\"").SingleAsync();
+    await tx.CommitAsync();
+    return sw.Elapsed.TotalMicroseconds;
+}
+
+static async Task<double> TimeTenantUnitOfWorkAsync(TenantUnitOfWork uow, TenantSchemaName tenant)
+{
+    var sw = Stopwatch.StartNew();
+    await uow.RunAsync(tenant, (db, ct) => db.Database.SqlQueryRaw<DateTime>("select now() as \"Value\"").SingleAsync(ct), default);
     return sw.Elapsed.TotalMicroseconds;
 }
 
@@ -180,6 +220,13 @@ int ArgValue(string name, int fallback)
 {
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+}
+
+internal enum ScopeMode
+{
+    None,
+    WithFirstStatement,
+    OwnRoundTrip,
 }
 
 internal sealed class BenchEnvironment : Microsoft.Extensions.Hosting.IHostEnvironment
