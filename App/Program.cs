@@ -1,11 +1,10 @@
+using AgentSpace;
 using AgentSpace.Admin;
 using AgentSpace.Audit;
 using AgentSpace.Components;
 using AgentSpace.Data;
-using AgentSpace.Email;
 using AgentSpace.Hosting;
 using AgentSpace.Identity;
-using AgentSpace.Tenancy;
 using MudBlazor.Services;
 
 var builder = WebApplication.CreateBuilder(AdminCommands.HostArguments(args));
@@ -14,13 +13,8 @@ builder.AddErrorTracking();
 
 builder.Services.AddTrustedProxies(builder.Configuration);
 builder.Services.AddAppDataProtection(builder.Configuration);
-builder.Services.AddData(builder.Configuration);
-builder.Services.AddEmail(builder.Configuration);
-builder.Services.AddAudit();
-builder.Services.AddMagicLinkIdentity(builder.Configuration);
-builder.Services.AddTenancy();
+builder.Services.AddAppFeatures(builder.Configuration);
 builder.Services.AddMudServices();
-builder.Services.AddAppComponents();
 builder.Services.AddHealthEndpoints();
 builder.Services.AddUserFacingErrors();
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();

@@ -112,8 +112,8 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
     public async Task PlatformChain_SignInEvents_VerifyAndDetectTampering()
     {
         var log = app.Get<AuditLog>();
-        await log.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRequested, AuditOutcome.Success, ActorEmail: "p@example.com"), default);
-        await log.AppendPlatformAsync(new AuditEntry(AuditActions.SignInSucceeded, AuditOutcome.Success, ActorEmail: "p@example.com"), default);
+        await log.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInRequested, AuditOutcome.Success, ActorEmail: "p@example.com"), default);
+        await log.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInSucceeded, AuditOutcome.Success, ActorEmail: "p@example.com"), default);
         Assert.True((await log.VerifyPlatformAsync(default)).Ok);
 
         var last = await app.Database.ScalarAsAdminAsync<long>("select max(seq) from platform.audit_events");
@@ -248,7 +248,7 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
             await using var tx = await db.Database.BeginTransactionAsync();
             db.Users.Add(AppUser.Create(email, app.Clock.GetUtcNow()));
             await db.SaveChangesAsync();
-            var appended = await log.AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
+            var appended = await log.AppendPlatformAsync(db, new AuditEntry(IdentityAuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
             Assert.True(appended.Seq > rowsBefore);
             await tx.RollbackAsync();
         }
@@ -269,7 +269,7 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
             await using var tx = await db.Database.BeginTransactionAsync();
             db.Users.Add(AppUser.Create(email, app.Clock.GetUtcNow()));
             await db.SaveChangesAsync();
-            await log.AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
+            await log.AppendPlatformAsync(db, new AuditEntry(IdentityAuditActions.AccountSuspended, AuditOutcome.Success, ActorEmail: email), default);
             await tx.CommitAsync();
         }
         Assert.Equal(1L, await app.Database.ScalarAsAdminAsync<long>($"select count(*) from platform.audit_events where actor_email = '{email}'"));
@@ -283,7 +283,7 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
         var factory = scope.ServiceProvider.GetRequiredService<Microsoft.EntityFrameworkCore.IDbContextFactory<PlatformDbContext>>();
         await using var db = await factory.CreateDbContextAsync();
         await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            app.Get<AuditLog>().AppendPlatformAsync(db, new AuditEntry(AuditActions.AccountSuspended, AuditOutcome.Success), default));
+            app.Get<AuditLog>().AppendPlatformAsync(db, new AuditEntry(IdentityAuditActions.AccountSuspended, AuditOutcome.Success), default));
     }
 
     /// <summary>A clock whose readings scatter up to an hour either side of the test's fixed time.</summary>

@@ -82,4 +82,34 @@ public sealed class AuditExportHttpTests(WebAppFactory app) : IClassFixture<WebA
             Assert.Equal(0, await ExportedCountAsync(slug));
         }
     }
+
+    [Theory]
+    [InlineData(null, HttpStatusCode.NotFound, "Organization not found.")]
+    [InlineData(OrgRole.Viewer, HttpStatusCode.Forbidden, "This needs the Admin role or higher.")]
+    public async Task Export_ByNonMemberOrViewer_IsRefusedWithProblemDetailsAndExportsNothing(OrgRole? role, HttpStatusCode expected, string title)
+    {
+        var (owner, slug) = await OwnerWithOrgAsync();
+        owner.Dispose();
+        var email = $"outsider-{Guid.NewGuid():N}@example.com";
+        using var browser = app.CreateBrowser();
+        await app.SignInAsync(browser, email, _readMail);
+        if (role is { } r)
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            await using var db = await scope.ServiceProvider.GetRequiredService<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync();
+            var userId = await db.Users.Where(u => u.Email == email).Select(u => u.Id).SingleAsync();
+            var orgId = await db.Organizations.Where(o => o.Slug == slug).Select(o => o.Id).SingleAsync();
+            db.Memberships.Add(new Membership { OrganizationId = orgId, UserId = userId, Role = r, JoinedAt = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync();
+        }
+        var token = await browser.AntiforgeryTokenFromAsync("/account");
+        var response = await browser.PostFormAsync($"/o/{slug}/audit/export.csv", new Dictionary<string, string> { ["__RequestVerificationToken"] = token });
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"\"title\":\"{title}\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("seq,", body, StringComparison.Ordinal);
+        Assert.Equal(0, await ExportedCountAsync(slug));
+    }
 }

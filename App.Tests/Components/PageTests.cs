@@ -23,20 +23,11 @@ public sealed class PageTests(AppServices data) : ComponentTestBase, IClassFixtu
 {
     private void UseAppServicesAs(Actor actor)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Default"] = data.Database.AppConnectionString,
-            ["Email:PickupDirectory"] = data.MailFolder,
-        }).Build();
-        Services.AddSingleton<IConfiguration>(configuration);
+        var configuration = data.Configuration;
+        Services.AddSingleton(configuration);
         Services.AddSingleton<IHostEnvironment>(data.Services.GetRequiredService<IHostEnvironment>());
         Services.AddLogging();
-        Services.AddData(configuration);
-        Services.AddEmail(configuration);
-        Services.AddAudit();
-        Services.AddMagicLinkIdentity(configuration);
-        Services.AddTenancy();
-        Services.AddAppComponents();
+        Services.AddAppFeatures(configuration);
         var auth = AddAuthorization();
         auth.SetAuthorized(actor.Email);
         auth.SetClaims(

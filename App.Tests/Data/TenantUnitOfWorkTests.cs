@@ -132,6 +132,23 @@ public sealed class TenantUnitOfWorkTests(AppServices app) : IClassFixture<AppSe
         await Assert.ThrowsAnyAsync<Exception>(() => outside);
     }
 
+    [Fact]
+    public async Task Email_QueuedInsideAUnitOfWork_IsRefusedAndNothingIsSent()
+    {
+        var tenant = await TenantAsync();
+        var queue = app.Get<AgentSpace.Email.EmailQueue>();
+        var message = new AgentSpace.Email.EmailMessage("guard@example.com", "Subject", "Text", "<p>Html</p>");
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            app.Get<TenantUnitOfWork>().RunAsync(tenant, (db, ct) => Task.FromResult(queue.Enqueue(message)), default));
+        Assert.Contains("Sending email", ex.Message, StringComparison.Ordinal);
+        await Task.Delay(300);
+        Assert.Equal(0, Directory.Exists(app.MailFolder) ? Directory.GetFiles(app.MailFolder, "*.eml").Length : 0);
+
+        // Outside a unit of work the same message goes out.
+        Assert.True(queue.Enqueue(message));
+    }
+
     private static async Task<int> InsertAsync(TenantDbContext db, CancellationToken ct)
     {
         db.AuditEvents.Add(new AuditEvent

@@ -53,6 +53,14 @@ public sealed class StartupRefusalTests
     }
 
     [Fact]
+    public async Task Start_WithoutConnectionString_RefusesInOneLine()
+    {
+        var result = await RunUntilExitAsync(Production(("ConnectionStrings__Default", " "), ("Email__AllowPickupDirectory", "true")));
+
+        AssertOneLineRefusal(result, "ConnectionStrings:Default");
+    }
+
+    [Fact]
     public async Task Start_PlaintextSmtpToNonLoopbackHost_RefusesInOneLine()
     {
         var result = await RunUntilExitAsync(Production(("Email__Smtp__Host", "mail.example.com"), ("Email__Smtp__Security", "None")));

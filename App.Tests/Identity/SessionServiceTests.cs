@@ -94,4 +94,24 @@ public sealed class SessionServiceTests(AppServices app) : IClassFixture<AppServ
         Assert.Equal("198.51.100.11", Assert.Single(rows).Ip);
         Assert.False(await IsActiveAsync(old));
     }
+
+    [Fact]
+    public async Task SignOutEverywhere_WhenItsAuditRowCannotBeWritten_EndsNoSession()
+    {
+        var alice = await app.CreateUserAsync($"alice-{Guid.NewGuid():N}@example.com");
+        var laptop = await SignInAsync(alice, "198.51.100.1");
+        // Break the platform audit log for writes (as a full disk or a broken grant would).
+        await app.Database.ExecuteAsAdminAsync("revoke insert on platform.audit_events from app_login");
+        try
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => app.WithAsync<SessionService>(s => s.EndAllAsync(alice.UserId, alice.Email, null, default)));
+            await Assert.ThrowsAnyAsync<Exception>(() => app.WithAsync<SessionService>(s => s.SuspendAsync(alice.UserId, default)));
+        }
+        finally
+        {
+            await app.Database.ExecuteAsAdminAsync("grant insert on platform.audit_events to app_login");
+        }
+        // Nothing happened that the log does not show: the session is still open and the account not suspended.
+        Assert.True(await IsActiveAsync(laptop));
+    }
 }

@@ -22,6 +22,8 @@ public class AppServices : IAsyncLifetime
 
     public TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized");
     public IServiceProvider Services => _provider ?? throw new InvalidOperationException("Not initialized");
+    /// <summary>The settings the services were built with, for a test host (bUnit) that registers the same features.</summary>
+    public IConfiguration Configuration { get; private set; } = new ConfigurationBuilder().Build();
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 11, 1, 9, 0, 0, TimeSpan.Zero));
     public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-mail-" + Guid.NewGuid().ToString("N"));
 
@@ -49,15 +51,12 @@ public class AppServices : IAsyncLifetime
             settings[k] = v;
         }
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        Configuration = configuration;
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddSingleton<IHostEnvironment>(new TestHostEnvironment());
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
-        services.AddData(configuration);
-        services.AddEmail(configuration);
-        services.AddAudit();
-        services.AddMagicLinkIdentity(configuration);
-        services.AddTenancy();
+        services.AddAppFeatures(configuration);
         services.AddSingleton<TimeProvider>(Clock);
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         await _provider.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(CancellationToken.None);

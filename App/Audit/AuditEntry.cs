@@ -23,6 +23,13 @@ public sealed record AuditEntry(
         return new AuditEntry(action, outcome, actor.UserId, actor.Email, target, actor.Ip, details);
     }
 
+    /// <summary>How an operator's admin command appears in the actor column.</summary>
+    public const string OperatorActor = "operator";
+
+    /// <summary>An entry for an operator's admin command (run on the server, no signed-in person behind it).</summary>
+    public static AuditEntry ByOperator(string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null) =>
+        new(action, AuditOutcome.Success, ActorEmail: OperatorActor, Target: target, Details: details);
+
     /// <summary>An entry for background work: the system actor, with <paramref name="reason"/> kept in the details.</summary>
     public static AuditEntry BySystem(string reason, string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null,
         string outcome = AuditOutcome.Success)
@@ -39,21 +46,4 @@ public static class AuditOutcome
     public const string Success = "success";
     public const string Failure = "failure";
     public const string Denied = "denied";
-}
-
-/// <summary>
-/// Sign-in and account actions. Each feature owns its action names beside its code (Tenancy's are in
-/// <c>TenancyAuditActions</c>, the audit log's own in <see cref="AuditLogActions"/>); these move to Identity next.
-/// </summary>
-public static class AuditActions
-{
-    public const string SignInRequested = "signin.requested";
-    public const string SignInRateLimited = "signin.rate_limited";
-    public const string SignInSucceeded = "signin.succeeded";
-    public const string SignInFailed = "signin.failed";
-    public const string SignOut = "signout";
-    public const string SignOutEverywhere = "signout.everywhere";
-    public const string SignOutSession = "signout.session";
-    public const string AccountSuspended = "account.suspended";
-    public const string AccountResumed = "account.resumed";
 }

@@ -10,6 +10,8 @@ namespace AgentSpace.Audit;
 
 public sealed record AuditFilter(string? Actor = null, string? Action = null, DateOnly? From = null, DateOnly? To = null);
 
+public sealed record AuditLogView(OrgContext Org, IReadOnlyList<string> Actions);
+
 public sealed record AuditPage(IReadOnlyList<AuditEvent> Items, int Total, int Page, int PageSize);
 
 /// <summary>Reading, exporting and verifying an organization's audit log: Admins and Owners only.</summary>
@@ -30,9 +32,16 @@ public sealed class AuditService(TenantOperation operations, AuditLog audit)
         }, ct);
     }
 
-    public Task<IReadOnlyList<string>> ActionsAsync(Actor actor, string slug, CancellationToken ct) =>
-        operations.RunAsync<IReadOnlyList<string>>(actor, slug, OrgRole.Admin, "audit.read", async (work, token) =>
-            await work.Db.AuditEvents.AsNoTracking().Select(e => e.Action).Distinct().OrderBy(a => a).ToListAsync(token), ct);
+    /// <summary>
+    /// What the audit page needs on load, with one access check: the organization for any member, and the
+    /// actions to filter by for Admins. A Member or Viewer gets the page's explanation, not a refused
+    /// (and audited) request, and reads nothing of the log.
+    /// </summary>
+    public Task<AuditLogView> OpenAsync(Actor actor, string slug, CancellationToken ct) =>
+        operations.RunAsync(actor, slug, OrgRole.Viewer, "audit.open", async (work, token) => new AuditLogView(work.Org,
+            work.Org.Can(OrgRole.Admin)
+                ? await work.Db.AuditEvents.AsNoTracking().Select(e => e.Action).Distinct().OrderBy(a => a).ToListAsync(token)
+                : []), ct);
 
     /// <summary>Returns one event by sequence number; a non-member asking gets not-found.</summary>
     public Task<AuditEvent?> GetAsync(Actor actor, string slug, long seq, CancellationToken ct) =>

@@ -26,27 +26,12 @@ public static class AuditServiceCollectionExtensions
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/o/{slug}/audit/export.csv", async (string slug, [FromForm] string? actor, [FromForm] string? action, [FromForm] DateOnly? from, [FromForm] DateOnly? to,
-            HttpContext http, AuditService audit) =>
+            Actor who, HttpContext http, AuditService audit) =>
         {
             http.Response.Headers.CacheControl = "no-store";
-            var who = SessionService.ActorOf(http.User, AuthEndpoints.ClientIp(http));
-            if (who is null)
-            {
-                return Results.Unauthorized();
-            }
-            try
-            {
-                var csv = await audit.ExportCsvAsync(who, slug, new AuditFilter(actor, action, from, to), http.RequestAborted);
-                return Results.File(Encoding.UTF8.GetBytes(csv), "text/csv; charset=utf-8", $"audit-{slug}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.csv");
-            }
-            catch (OrgNotFoundException)
-            {
-                return Results.NotFound();
-            }
-            catch (OrgForbiddenException)
-            {
-                return Results.StatusCode(StatusCodes.Status403Forbidden);
-            }
+            // Refusals (not a member: 404, below Admin: 403) propagate to UserFacingErrors.
+            var csv = await audit.ExportCsvAsync(who, slug, new AuditFilter(actor, action, from, to), http.RequestAborted);
+            return Results.File(Encoding.UTF8.GetBytes(csv), "text/csv; charset=utf-8", $"audit-{slug}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.csv");
         }).RequireAuthorization().RequireAntiforgery();
         return app;
     }

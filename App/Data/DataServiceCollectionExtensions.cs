@@ -1,3 +1,4 @@
+using AgentSpace.Hosting;
 using Npgsql;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,14 +9,12 @@ public static class DataServiceCollectionExtensions
     public static IServiceCollection AddData(this IServiceCollection services, IConfiguration configuration)
     {
         var connectionString = configuration.GetConnectionString("Default");
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new InvalidOperationException("ConnectionStrings:Default is not set. Run scripts/postgres.sh and use the connection string it prints.");
-        }
+        services.AddStartupCheck<ConnectionStringCheck>();
         services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
         // Tenant scope and migrations set only transaction-local state (SET LOCAL), so nothing survives a lease
         // even without Npgsql's reset on close (DISCARD ALL), as behind PgBouncer in transaction mode.
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(
+            string.IsNullOrWhiteSpace(connectionString) ? throw new InvalidOperationException(ConnectionStringCheck.Missing) : connectionString).Build());
         services.AddDbContextFactory<PlatformDbContext>((sp, o) =>
             o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema)));
         // One options instance for every tenant: no per-tenant model or service provider.
@@ -61,5 +60,19 @@ public static class DataServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.AddInterceptors(TenantScopeGuard.Instance);
+    }
+}
+
+/// <summary>Refuses to start without a connection string, in one line that says where to get one.</summary>
+internal sealed class ConnectionStringCheck(IConfiguration configuration) : IStartupCheck
+{
+    public const string Missing = "ConnectionStrings:Default is not set. Run scripts/postgres.sh and use the connection string it prints.";
+
+    public void Check()
+    {
+        if (string.IsNullOrWhiteSpace(configuration.GetConnectionString("Default")))
+        {
+            throw new StartupConfigurationException(Missing);
+        }
     }
 }

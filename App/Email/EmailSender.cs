@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using AgentSpace.Data;
 using AgentSpace.Hosting;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -85,17 +86,23 @@ public sealed class EmailQueue : BackgroundService
     // which let a full queue swallow sign-in mail while the page said "sent"). Nothing ever waits: Enqueue only tries.
     private readonly Channel<EmailMessage> _channel = Channel.CreateBounded<EmailMessage>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.Wait });
     private readonly IEmailSender _sender;
+    private readonly SlowCallGuard _guard;
     private readonly ILogger<EmailQueue> _logger;
 
-    public EmailQueue(IEmailSender sender, ILogger<EmailQueue> logger)
+    public EmailQueue(IEmailSender sender, SlowCallGuard guard, ILogger<EmailQueue> logger)
     {
         _sender = sender;
+        _guard = guard;
         _logger = logger;
     }
 
-    /// <summary>False (and an error logged) when the queue is full: the caller must tell the user, never report it sent.</summary>
+    /// <summary>
+    /// False (and an error logged) when the queue is full: the caller must tell the user, never report it sent.
+    /// Refused inside a tenant unit of work: a message queued there would go out even if the work rolls back.
+    /// </summary>
     public bool Enqueue(EmailMessage message)
     {
+        _guard.Check("Sending email");
         if (_channel.Writer.TryWrite(message))
         {
             return true;

@@ -90,18 +90,18 @@ public sealed class MagicLinkService(
 
         if (limit is not null)
         {
-            await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRateLimited, AuditOutcome.Denied, ActorEmail: emailAddress, Ip: ip,
+            await audit.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInRateLimited, AuditOutcome.Denied, ActorEmail: emailAddress, Ip: ip,
                 Details: new Dictionary<string, string?> { ["limit"] = limit }), ct);
             return MagicLinkRequestResult.RateLimited;
         }
         if (!queued)
         {
             logger.LogError("Sign-in link not sent: the email queue is full. The user was asked to try again in a few minutes");
-            await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRequested, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,
+            await audit.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInRequested, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,
                 Details: new Dictionary<string, string?> { ["reason"] = "email-queue-full" }), ct);
             return MagicLinkRequestResult.EmailUnavailable;
         }
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInRequested, AuditOutcome.Success, ActorEmail: emailAddress, Ip: ip), ct);
+        await audit.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInRequested, AuditOutcome.Success, ActorEmail: emailAddress, Ip: ip), ct);
         return MagicLinkRequestResult.Sent;
     }
 
@@ -200,6 +200,6 @@ public sealed class MagicLinkService(
     }
 
     private Task<AuditEvent> Failed(string? emailAddress, string? ip, string reason, CancellationToken ct) =>
-        audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInFailed, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,
+        audit.AppendPlatformAsync(new AuditEntry(IdentityAuditActions.SignInFailed, AuditOutcome.Failure, ActorEmail: emailAddress, Ip: ip,
             Details: new Dictionary<string, string?> { ["reason"] = reason }), ct);
 }

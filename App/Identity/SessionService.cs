@@ -39,12 +39,12 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
             Ip = ip,
             UserAgent = userAgent is { Length: > 400 } ? userAgent[..400] : userAgent,
         };
-        await using (var db = await factory.CreateDbContextAsync(ct))
+        await ChangeAsync(async db =>
         {
             db.Sessions.Add(session);
             await db.SaveChangesAsync(ct);
-        }
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignInSucceeded, AuditOutcome.Success, user.Id, user.Email, Ip: ip), ct);
+            return (true, new AuditEntry(IdentityAuditActions.SignInSucceeded, AuditOutcome.Success, user.Id, user.Email, Ip: ip));
+        }, ct);
         var identity = new ClaimsIdentity(
         [
             new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
@@ -96,10 +96,12 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         {
             return;
         }
-        await using var db = await factory.CreateDbContextAsync(ct);
         var now = clock.GetUtcNow();
-        await db.Sessions.Where(s => s.Id == sessionId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOut, AuditOutcome.Success, userId, principal.FindFirstValue(ClaimTypes.Email), Ip: ip), ct);
+        await ChangeAsync(async db =>
+        {
+            await db.Sessions.Where(s => s.Id == sessionId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+            return (true, new AuditEntry(IdentityAuditActions.SignOut, AuditOutcome.Success, userId, principal.FindFirstValue(ClaimTypes.Email), Ip: ip));
+        }, ct);
     }
 
     /// <summary>The signed-in account's open sessions, newest first; the caller's own is marked.</summary>
@@ -125,23 +127,25 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
         {
             return false;
         }
-        await using var db = await factory.CreateDbContextAsync(ct);
         var now = clock.GetUtcNow();
-        var ended = await db.Sessions.Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null)
-            .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOutSession, ended == 1 ? AuditOutcome.Success : AuditOutcome.Denied,
-            userId, principal.FindFirstValue(ClaimTypes.Email), sessionId.ToString(), ip), ct);
-        return ended == 1;
+        return await ChangeAsync(async db =>
+        {
+            var ended = await db.Sessions.Where(s => s.Id == sessionId && s.UserId == userId && s.RevokedAt == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+            return (ended == 1, new AuditEntry(IdentityAuditActions.SignOutSession, ended == 1 ? AuditOutcome.Success : AuditOutcome.Denied,
+                userId, principal.FindFirstValue(ClaimTypes.Email), sessionId.ToString(), ip));
+        }, ct);
     }
 
     public async Task<int> EndAllAsync(Guid userId, string? email, string? ip, CancellationToken ct)
     {
-        await using var db = await factory.CreateDbContextAsync(ct);
         var now = clock.GetUtcNow();
-        var ended = await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
-        await audit.AppendPlatformAsync(new AuditEntry(AuditActions.SignOutEverywhere, AuditOutcome.Success, userId, email, Ip: ip,
-            Details: new Dictionary<string, string?> { ["sessions"] = ended.ToString(System.Globalization.CultureInfo.InvariantCulture) }), ct);
-        return ended;
+        return await ChangeAsync(async db =>
+        {
+            var ended = await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+            return (ended, new AuditEntry(IdentityAuditActions.SignOutEverywhere, AuditOutcome.Success, userId, email, Ip: ip,
+                Details: new Dictionary<string, string?> { ["sessions"] = ended.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+        }, ct);
     }
 
     /// <summary>Suspends an account: it cannot sign in, and its open sessions and circuits end at the next check.</summary>
@@ -151,22 +155,39 @@ public sealed class SessionService(IDbContextFactory<PlatformDbContext> factory,
 
     private async Task<bool> SetSuspendedAsync(Guid userId, bool suspend, CancellationToken ct)
     {
-        await using var db = await factory.CreateDbContextAsync(ct);
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == userId, ct);
-        if (user is null)
-        {
-            return false;
-        }
         var now = clock.GetUtcNow();
-        user.SuspendedAt = suspend ? now : null;
-        await db.SaveChangesAsync(ct);
-        if (suspend)
+        return await ChangeAsync(async db =>
         {
-            await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+            var user = await db.Users.FirstOrDefaultAsync(u => u.Id == userId, ct);
+            if (user is null)
+            {
+                return (false, null);
+            }
+            user.SuspendedAt = suspend ? now : null;
+            await db.SaveChangesAsync(ct);
+            if (suspend)
+            {
+                await db.Sessions.Where(s => s.UserId == userId && s.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), ct);
+            }
+            return (true, AuditEntry.ByOperator(suspend ? IdentityAuditActions.AccountSuspended : IdentityAuditActions.AccountResumed, user.Email));
+        }, ct);
+    }
+
+    /// <summary>
+    /// Runs a change to sessions or an account and appends the platform audit row that records it in the same
+    /// transaction: the change is kept only with its row. A null entry records nothing (nothing was changed).
+    /// </summary>
+    private async Task<T> ChangeAsync<T>(Func<PlatformDbContext, Task<(T Result, AuditEntry? Entry)>> change, CancellationToken ct)
+    {
+        await using var db = await factory.CreateDbContextAsync(ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var (result, entry) = await change(db);
+        if (entry is not null)
+        {
+            await audit.AppendPlatformAsync(db, entry, ct);
         }
-        await audit.AppendPlatformAsync(new AuditEntry(suspend ? AuditActions.AccountSuspended : AuditActions.AccountResumed, AuditOutcome.Success,
-            ActorEmail: "operator", Target: user.Email), ct);
-        return true;
+        await tx.CommitAsync(ct);
+        return result;
     }
 
     public static bool TryRead(ClaimsPrincipal? principal, out Guid userId, out Guid sessionId)

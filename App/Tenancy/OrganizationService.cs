@@ -152,8 +152,8 @@ public sealed partial class OrganizationService(
             return false;
         }
         await DropAsync(tx.Db, org.Id, TenantSchemaName.Parse(org.SchemaName), ct);
-        tx.AuditPlatform(new AuditEntry(TenancyAuditActions.OrgDeleted, AuditOutcome.Success, ActorEmail: "operator", Target: org.Slug,
-            Details: new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.SchemaName }));
+        tx.AuditPlatform(AuditEntry.ByOperator(TenancyAuditActions.OrgDeleted, org.Slug,
+            new Dictionary<string, string?> { ["name"] = org.Name, ["schema"] = org.SchemaName }));
         await tx.CommitAsync(ct);
         return true;
     }

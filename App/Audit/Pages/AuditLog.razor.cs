@@ -50,10 +50,9 @@ public sealed partial class AuditLog
 
     protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
-        var org = await base.LoadAsync(actor, ct);
-        // A Member or Viewer gets the explanation, not a refused (and audited) request.
-        _actions = org.Can(OrgRole.Admin) ? await AuditService.ActionsAsync(actor, Slug, ct) : [];
-        return org;
+        var view = await AuditService.OpenAsync(actor, Slug, ct);
+        _actions = view.Actions;
+        return view.Org;
     }
 
     private async Task<TableData<AuditEvent>> LoadPageAsync(TableState state, CancellationToken ct)
