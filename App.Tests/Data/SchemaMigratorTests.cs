@@ -23,7 +23,8 @@ public sealed class SchemaMigratorTests(AppServices app) : IClassFixture<AppServ
             MaxPoolSize = 1, MinPoolSize = 0, NoResetOnClose = true,
         }.ConnectionString;
         await using var dataSource = NpgsqlDataSource.Create(cs);
-        var migrator = new SchemaMigrator(new PlatformFactory(dataSource), dataSource, Options.Create(new DatabaseOptions()));
+        var migrator = new SchemaMigrator(new PlatformFactory(dataSource), dataSource, Options.Create(new DatabaseOptions()),
+            [new TenantTableRule("audit_events", TenantTableAccess.AppendOnly)]);
         var tenant = TenantSchemaName.NewRandom();
 
         await migrator.ProvisionTenantAsync(tenant, default);
@@ -46,6 +47,46 @@ public sealed class SchemaMigratorTests(AppServices app) : IClassFixture<AppServ
         Assert.Equal("app_login|\"$user\", public, extensions", await SessionStateAsync(dataSource));
     }
 
+    [Theory]
+    [InlineData(TenantTableAccess.AppendOnly, "insert", "update")]
+    [InlineData(TenantTableAccess.ReadOnly, null, "insert")]
+    public async Task ProvisionTenant_FeatureTableRule_IsEnforcedForTheTenantRole(TenantTableAccess access, string? allowed, string refused)
+    {
+        // The rules come from the features (the audit log registers its table as append-only); the migrator
+        // applies whatever is registered, to every tenant schema.
+        await using var dataSource = NpgsqlDataSource.Create(app.Database.AppConnectionString);
+        var migrator = new SchemaMigrator(new PlatformFactory(dataSource), dataSource, Options.Create(new DatabaseOptions()),
+            [new TenantTableRule("audit_events", access)]);
+        var tenant = TenantSchemaName.NewRandom();
+        await migrator.ProvisionTenantAsync(tenant, default);
+        try
+        {
+            var t = tenant.Quoted;
+            var statements = new Dictionary<string, string>
+            {
+                ["insert"] = $"insert into {t}.audit_events (seq, occurred_at, action, outcome, details, prev_hash, hash) values (1, now(), 'probe', 'success', '{{}}', ''::bytea, ''::bytea)",
+                ["update"] = $"update {t}.audit_events set action = 'changed'",
+            };
+            async Task RunAsTenantAsync(string sql)
+            {
+                await using var conn = await dataSource.OpenConnectionAsync();
+                await using var tx = await conn.BeginTransactionAsync();
+                await using var cmd = new NpgsqlCommand($"set local role {t}; {sql}", conn, tx);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            if (allowed is not null)
+            {
+                await RunAsTenantAsync(statements[allowed]);
+            }
+            var denied = await Assert.ThrowsAsync<PostgresException>(() => RunAsTenantAsync(statements[refused]));
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+        }
+        finally
+        {
+            await migrator.DropTenantAsync(tenant, default);
+        }
+    }
+
     [Fact]
     public async Task ProvisionMigrateDrop_OnASharedServerConnection_OtherClientsNeverSeeTheOwnerRole()
     {
@@ -54,7 +95,8 @@ public sealed class SchemaMigratorTests(AppServices app) : IClassFixture<AppServ
         // the migrator sets is seen by whoever runs next; transaction-local state is not.
         var cs = new NpgsqlConnectionStringBuilder(app.Database.AppConnectionString) { Multiplexing = true, MaxPoolSize = 1 }.ConnectionString;
         await using var dataSource = NpgsqlDataSource.Create(cs);
-        var migrator = new SchemaMigrator(new PlatformFactory(dataSource), dataSource, Options.Create(new DatabaseOptions()));
+        var migrator = new SchemaMigrator(new PlatformFactory(dataSource), dataSource, Options.Create(new DatabaseOptions()),
+            [new TenantTableRule("audit_events", TenantTableAccess.AppendOnly)]);
 
         var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         using var stop = new CancellationTokenSource();

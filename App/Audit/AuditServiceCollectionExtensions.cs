@@ -1,5 +1,6 @@
 using System.Text;
 using AgentSpace.Components.Layout;
+using AgentSpace.Data;
 using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
@@ -13,6 +14,8 @@ public static class AuditServiceCollectionExtensions
     public static IServiceCollection AddAudit(this IServiceCollection services)
     {
         services.AddSingleton<AuditLog>();
+        // Append-only for the tenant's own role: the database, not only the app, refuses to change history.
+        services.AddTenantTableRule(new TenantTableRule("audit_events", TenantTableAccess.AppendOnly));
         services.AddScoped<AuditService>();
         services.AddAuditAdminCommands();
         services.AddOrgNavItem(new OrgNavItem("Audit log", "audit", Icons.Material.Outlined.Policy, OrgRole.Admin, 900));

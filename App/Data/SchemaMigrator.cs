@@ -8,7 +8,8 @@ using Npgsql;
 using Microsoft.Extensions.Options;
 
 // DDL cannot take bind parameters. Every identifier placed in SQL here is a TenantSchemaName (checked
-// against ^t_[a-z0-9]{8,32}$) or the owner role checked against a plain-name pattern.
+// against ^t_[a-z0-9]{8,32}$), the owner role checked against a plain-name pattern, or a TenantTableRule's
+// table (checked the same way).
 #pragma warning disable EF1002
 
 namespace AgentSpace.Data;
@@ -29,7 +30,8 @@ namespace AgentSpace.Data;
 public sealed partial class SchemaMigrator(
     IDbContextFactory<PlatformDbContext> platformFactory,
     NpgsqlDataSource dataSource,
-    IOptions<DatabaseOptions> options)
+    IOptions<DatabaseOptions> options,
+    IEnumerable<TenantTableRule> tableRules)
 {
     private const int LockClass = 0x4D494752; // "MIGR"
 
@@ -166,8 +168,8 @@ public sealed partial class SchemaMigrator(
             GRANT USAGE ON SCHEMA {t} TO {t};
             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {t} TO {t};
             REVOKE ALL ON {t}."__EFMigrationsHistory" FROM {t};
-            REVOKE UPDATE, DELETE, TRUNCATE ON {t}.audit_events FROM {t};
             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {t} TO {t};
+            {string.Concat(tableRules.Select(r => r.RevokeSql(tenant)))}
             """, ct);
         return pending;
     }
