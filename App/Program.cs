@@ -26,13 +26,8 @@ if (AdminCommands.IsAdminCommand(args))
     return await app.RunAdminCommandAsync(args);
 }
 
-try
+if (!app.PassesStartupChecks(Console.Error))
 {
-    app.RunStartupChecks();
-}
-catch (StartupConfigurationException ex)
-{
-    await Console.Error.WriteLineAsync("error: " + ex.Message.ReplaceLineEndings(" "));
     return 1;
 }
 

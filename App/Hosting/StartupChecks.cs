@@ -29,15 +29,25 @@ public static class StartupChecks
     }
 
     /// <summary>
-    /// Runs every registered check. Called before the host starts: a failure inside host start-up is logged
-    /// with its stack trace before it reaches Program.cs.
+    /// Runs every registered check; on a refusal writes it as one line (<c>error: ...</c>) and returns false.
+    /// Called before the host starts: a failure inside host start-up would be logged with its stack trace.
     /// </summary>
-    public static void RunStartupChecks(this IHost host)
+    public static bool PassesStartupChecks(this IHost host, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(host);
-        foreach (var check in host.Services.GetServices<IStartupCheck>())
+        ArgumentNullException.ThrowIfNull(error);
+        try
         {
-            check.Check();
+            foreach (var check in host.Services.GetServices<IStartupCheck>())
+            {
+                check.Check();
+            }
+            return true;
+        }
+        catch (StartupConfigurationException ex)
+        {
+            error.WriteLine("error: " + ex.Message.ReplaceLineEndings(" "));
+            return false;
         }
     }
 }
