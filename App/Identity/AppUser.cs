@@ -41,7 +41,7 @@ public sealed class SignInToken
     public required string EmailKey { get; init; }
     public required byte[] TokenHash { get; init; }
     public string? RequestIp { get; init; }
-    /// <summary>The client bucket the per-address limit counts (<see cref="ClientAddress.Bucket(string?)"/>).</summary>
+    /// <summary>The client bucket the per-address limit counts (<see cref="Hosting.ClientAddress.Bucket(string?)"/>).</summary>
     public required string IpBucket { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset ExpiresAt { get; init; }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using AgentSpace.Hosting;
 using AgentSpace.Identity;
@@ -42,7 +40,7 @@ public sealed class TenancyRateLimits : IDisposable
         ArgumentNullException.ThrowIfNull(actor);
         Acquire(_organizationsPerUser, actor.UserId, "organizations per user", actor,
             $"You can create at most {_options.OrganizationsPerUser} organizations {Per(_options.Window)}.");
-        Acquire(_organizationsPerIp, NetworkOf(actor.Ip), "organizations per network", actor,
+        Acquire(_organizationsPerIp, ClientAddress.Bucket(actor.Ip), "organizations per network", actor,
             "Too many organizations were created from your network recently.");
     }
 
@@ -54,28 +52,8 @@ public sealed class TenancyRateLimits : IDisposable
             $"You can send at most {_options.InvitationsPerUser} invitations {Per(_options.Window)}.");
         Acquire(_invitationsPerOrganization, organizationId, "invitations per organization", actor,
             $"This organization can send at most {_options.InvitationsPerOrganization} invitations {Per(_options.Window)}.");
-        Acquire(_invitationsPerIp, NetworkOf(actor.Ip), "invitations per network", actor,
+        Acquire(_invitationsPerIp, ClientAddress.Bucket(actor.Ip), "invitations per network", actor,
             "Too many invitations were sent from your network recently.");
-    }
-
-    /// <summary>The bucket for a client address: IPv4 as is, IPv6 by its /64 (one subscriber's usual allocation).</summary>
-    internal static string NetworkOf(string? ip)
-    {
-        if (!IPAddress.TryParse(ip, out var address))
-        {
-            return "unknown";
-        }
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-        var bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes) + "/64";
     }
 
     public void Dispose()

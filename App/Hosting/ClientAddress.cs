@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace AgentSpace.Identity;
+namespace AgentSpace.Hosting;
 
 /// <summary>The bucket a client address counts against in rate limits.</summary>
 public static class ClientAddress
