@@ -67,6 +67,16 @@ public sealed class AuditChainTests(AppServices app) : IClassFixture<AppServices
     }
 
     [Fact]
+    public async Task Verify_EveryRowDeletedBySuperuser_IsBrokenNotAnEmptyOk()
+    {
+        var (_, org) = await OrgAsync();
+        await app.Database.ExecuteAsAdminAsync($"delete from \"{org.Schema.Value}\".audit_events");
+        var result = await app.Get<AuditLog>().VerifyAsync(org.Schema, default);
+        Assert.False(result.Ok);
+        Assert.Contains("empty", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_RowRehashedWithoutRelinking_IsDetectedAtNextRow()
     {
         var (_, org) = await OrgAsync();

@@ -29,6 +29,19 @@ public sealed class HealthTests(WebAppFactory app) : IClassFixture<WebAppFactory
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
     }
+
+    [Theory]
+    [InlineData("/health/live")]
+    [InlineData("/health/ready")]
+    public async Task Probe_Post_IsNotAnswered(string path)
+    {
+        using var client = app.CreateClient();
+
+        using var response = await client.PostAsync(new Uri(path, UriKind.Relative), content: null);
+
+        Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("Healthy", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }
 
 public sealed class HealthWithoutDatabaseTests(HealthWithoutDatabaseTests.ClosedPortFactory app) : IClassFixture<HealthWithoutDatabaseTests.ClosedPortFactory>

@@ -116,6 +116,14 @@ public sealed partial class EmailNormalizationTests(AppServices app) : IClassFix
     [InlineData("a\uFF20b\uFF20example.com")]
     public void Normalize_Invalid_IsNull(string input) => Assert.Null(EmailAddress.Normalize(input));
 
+    [Theory]
+    [InlineData("vic.tim@gmail.com", "victim@gmail.com")]
+    [InlineData("v.i.c.t.i.m+news@googlemail.com", "victim@gmail.com")]
+    [InlineData("victim+1@example.com", "victim@example.com")]
+    [InlineData("vic.tim@example.com", "vic.tim@example.com")]
+    public void RateKey_AddressesThatReachOneInbox_ShareOneBucket(string address, string key) =>
+        Assert.Equal(key, EmailAddress.RateKey(address));
+
     [GeneratedRegex(@"https?://\S+")]
     private static partial Regex LinkPattern();
 }

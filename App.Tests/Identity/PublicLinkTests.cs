@@ -128,9 +128,11 @@ public sealed class PublicBaseUrlStartupTests
     [InlineData("")]
     [InlineData("agentspace.example")]
     [InlineData("https://agentspace.example/?next=x")]
+    [InlineData("https://ops:hunter2-canary@agentspace.example")]
     public async Task Start_ProductionWithoutUsablePublicBaseUrl_RefusesWithOneLine(string publicBaseUrl)
     {
         var (code, error, output) = await StartProductionAsync(publicBaseUrl);
+        Assert.DoesNotContain("hunter2-canary", output + error, StringComparison.Ordinal);
         Assert.Equal(1, code);
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.StartsWith("error: App:PublicBaseUrl", line, StringComparison.Ordinal);

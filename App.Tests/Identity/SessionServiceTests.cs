@@ -114,4 +114,20 @@ public sealed class SessionServiceTests(AppServices app) : IClassFixture<AppServ
         // Nothing happened that the log does not show: the session is still open and the account not suspended.
         Assert.True(await IsActiveAsync(laptop));
     }
+
+    [Theory]
+    [InlineData("/o/acme/members", true)]
+    [InlineData("/auth/signout", true)]
+    [InlineData("/", true)]
+    [InlineData("/favicon.svg", false)]
+    [InlineData("/app.css", false)]
+    [InlineData("/_blazor", false)]
+    [InlineData("/_framework/blazor.web.js", false)]
+    public void IdleClock_OnlyWhatAPersonDoes_CountsAsUse(string path, bool counts)
+    {
+        // A tab left open keeps fetching static files and polling the hub: that must not keep a session alive.
+        var request = new Microsoft.AspNetCore.Http.DefaultHttpContext().Request;
+        request.Path = path;
+        Assert.Equal(counts, IdentityServiceCollectionExtensions.IsPersonRequest(request));
+    }
 }

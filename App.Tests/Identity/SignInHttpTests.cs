@@ -258,4 +258,24 @@ public sealed class ProductionHeadersTests(ProductionHeadersTests.ProductionFact
         var response = await browser.GetAsync("/signin");
         Assert.Contains("max-age=", response.Headers.GetValues("Strict-Transport-Security").Single(), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("/auth/magic-link")]
+    [InlineData("/auth/redeem")]
+    public async Task Production_FormPostWithStaleToken_AnswersWhyWithoutAFault(string path)
+    {
+        // A sign-in tab left open while the antiforgery cookie changed posts a token that no longer fits.
+        using var stale = app.CreateBrowser("agentspace.example");
+        var token = await stale.AntiforgeryTokenFromAsync("/signin");
+        using var browser = app.CreateBrowser("agentspace.example");
+        await browser.GetAsync("/signin");
+        var response = await browser.PostFormAsync(path, new Dictionary<string, string>
+        {
+            ["email"] = "stale@example.com",
+            ["__RequestVerificationToken"] = token,
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("This form has expired", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

@@ -48,6 +48,24 @@ public sealed class InvitationAuthorityTests(AppServices app) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task SenderSuspended_TheLinksTheySentStopWorking_ResumedTheyWorkAgain()
+    {
+        var (_, org, admin) = await app.OrgWithMemberAsync(OrgRole.Admin);
+        var invitee = await app.NewUserAsync("invitee");
+        await InviteAsync(admin, org, invitee.Email, OrgRole.Member);
+        var token = await app.InvitationTokenFromMailAsync(invitee.Email);
+
+        // Suspension is the lever for a compromised account: what it sent must not let anyone in meanwhile.
+        await app.WithAsync<SessionService>(s => s.SuspendAsync(admin.UserId, default));
+        var refused = await Assert.ThrowsAsync<OrgRuleException>(() => app.WithAsync<MemberService, OrgSummary>(s => s.AcceptAsync(invitee, token, default)));
+        Assert.Contains("can no longer invite", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<OrgNotFoundException>(() => app.WithAsync<OrganizationService, OrgContext>(s => s.GetAsync(invitee, org.Slug, default)));
+
+        await app.WithAsync<SessionService>(s => s.ResumeAsync(admin.UserId, default));
+        Assert.Equal(OrgRole.Member, (await app.WithAsync<MemberService, OrgSummary>(s => s.AcceptAsync(invitee, token, default))).Role);
+    }
+
+    [Fact]
     public async Task OwnerDemotedToAdmin_LosesOnlyTheOwnerInvitationsTheySent()
     {
         var (first, org, second) = await app.OrgWithMemberAsync(OrgRole.Owner);

@@ -180,6 +180,13 @@ public sealed class OrganizationAccessTests(AppServices app) : IClassFixture<App
         Assert.Equal(schemasBefore, schemasAfter);
     }
 
+    [Theory]
+    [InlineData("Acme\u202Eelgoog")]
+    [InlineData("Ac\u200Bme")]
+    [InlineData("Acme\u0007")]
+    public void ValidateName_InvisibleOrDirectionCharacters_AreRefused(string name) =>
+        Assert.NotNull(OrganizationService.ValidateName(name));
+
     [Fact]
     public async Task Delete_ByOwnerWithTypedSlug_DropsSchemaRoleAndMemberships()
     {

@@ -56,7 +56,10 @@ public sealed class AuditLog(IDbContextFactory<PlatformDbContext> platformFactor
         var verification = await AuditChain.VerifyAsync(db.Database.GetDbConnection(), tx.GetDbTransaction(),
             AuditChainRef.Tenant(db.Scope!), db.PendingScopeStatements(), ct, expectedHead);
         db.ScopeSent();
-        return verification;
+        // Every organization's log starts with its creation: an empty one was emptied.
+        return verification is { Ok: true, CheckedRows: 0 }
+            ? AuditVerification.Broken(0, 1, "the log is empty, but every organization's log starts with its creation: rows were removed")
+            : verification;
     }
 
     public async Task<AuditVerification> VerifyPlatformAsync(CancellationToken ct, AuditHead? expectedHead = null)

@@ -49,7 +49,8 @@ public sealed partial class PublicUrl(IOptions<AppOptions> options, IHostEnviron
                 ? null
                 : $"{Setting} is not set. Set it to the address users open (e.g. App__PublicBaseUrl=https://agentspace.example.com): sign-in and invitation links are built only from it.";
         }
-        return TryParse(raw, out _) ? null : $"{Setting} '{raw}' is not an absolute http(s) URL without query or fragment (e.g. https://agentspace.example.com).";
+        // The value is not echoed: it may carry credentials (https://user:password@...), and this line goes to logs.
+        return TryParse(raw, out _) ? null : $"{Setting} is not an absolute http(s) URL without credentials, query or fragment (e.g. https://agentspace.example.com).";
     }
 
     private string Resolve()
@@ -122,6 +123,8 @@ public static class PublicUrlServiceCollectionExtensions
         // through; a forged "Host: localhost" gains nothing, since no link or route depends on the Host header.
         services.AddOptions<HostFilteringOptions>().Configure<IConfiguration>((o, config) =>
         {
+            // A request without a Host has no business here (and breaks absolute-URL building downstream).
+            o.AllowEmptyHosts = false;
             if (string.IsNullOrWhiteSpace(config["AllowedHosts"]) && PublicUrl.TryParse(config[PublicUrl.Setting], out var publicBase))
             {
                 o.AllowedHosts = [.. new[] { PublicUrl.HostOf(publicBase), "localhost", "127.0.0.1", "[::1]" }.Distinct(StringComparer.OrdinalIgnoreCase)];

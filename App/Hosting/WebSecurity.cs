@@ -78,12 +78,31 @@ public static class WebSecurity
     /// </summary>
     public static TBuilder RequireAntiforgery<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
     {
-        builder.WithMetadata(new RequireAntiforgeryTokenAttribute(), AntiforgeryEnforced.Instance);
+        // Validated here, not by the middleware: for an endpoint that binds form fields the middleware's failure
+        // surfaces as a binding error (a bare 400 re-executed as a page), where this answers what happened.
+        builder.WithMetadata(AntiforgeryEnforced.Instance);
+        builder.Finally(endpoint =>
+        {
+            // Runs after minimal APIs inferred their own "validate" metadata for form parameters.
+            foreach (var inferred in endpoint.Metadata.OfType<IAntiforgeryMetadata>().ToList())
+            {
+                endpoint.Metadata.Remove(inferred);
+            }
+            endpoint.Metadata.Add(new RequireAntiforgeryTokenAttribute(required: false));
+        });
         builder.AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
-            var valid = http.Features.Get<IAntiforgeryValidationFeature>()?.IsValid
-                ?? await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http);
+            bool valid;
+            try
+            {
+                valid = await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or IOException)
+            {
+                // A body the form reader refuses (too large, malformed): the same plain refusal, not a fault.
+                valid = false;
+            }
             return valid
                 ? await next(context)
                 : Results.Text("This form has expired or did not come from this site. Go back, reload the page and try again.",

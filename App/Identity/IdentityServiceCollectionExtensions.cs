@@ -41,7 +41,11 @@ public static class IdentityServiceCollectionExtensions
                 o.Events.OnValidatePrincipal = async context =>
                 {
                     var sessions = context.HttpContext.RequestServices.GetRequiredService<SessionService>();
-                    if (context.Principal is null || !await sessions.IsActiveAsync(context.Principal, recordUse: true, context.HttpContext.RequestAborted))
+                    // Only what a person does counts as use: a page, a form, an API call. Static files and the
+                    // Blazor hub's own traffic (a long-polling tab asks every few seconds) do not keep an idle
+                    // session alive; the circuit's revalidation counts its own activity.
+                    var recordUse = IsPersonRequest(context.HttpContext.Request);
+                    if (context.Principal is null || !await sessions.IsActiveAsync(context.Principal, recordUse, context.HttpContext.RequestAborted))
                     {
                         context.RejectPrincipal();
                         await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
@@ -79,6 +83,18 @@ public static class IdentityServiceCollectionExtensions
         services.AddIdentityAdminCommands();
         services.AddRateLimiter(o => o.AddPolicy<string, AuthPostRateLimitPolicy>(AuthPostRateLimitPolicy.Name));
         return services;
+    }
+
+    /// <summary>False for static files (a dot in the last path segment) and the framework's own endpoints.</summary>
+    internal static bool IsPersonRequest(HttpRequest request)
+    {
+        var path = request.Path;
+        if (path.StartsWithSegments("/_blazor") || path.StartsWithSegments("/_framework") || path.StartsWithSegments("/_content"))
+        {
+            return false;
+        }
+        var value = path.Value ?? "";
+        return !value[(value.LastIndexOf('/') + 1)..].Contains('.', StringComparison.Ordinal);
     }
 }
 

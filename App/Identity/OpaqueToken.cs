@@ -71,7 +71,15 @@ public static class EmailAddress
         ArgumentNullException.ThrowIfNull(normalized);
         var at = normalized.LastIndexOf('@');
         var plus = normalized.IndexOf('+', StringComparison.Ordinal);
-        return plus > 0 && plus < at ? normalized[..plus] + normalized[at..] : normalized;
+        var local = plus > 0 && plus < at ? normalized[..plus] : normalized[..Math.Max(at, 0)];
+        var domain = at >= 0 ? normalized[at..] : "";
+        // Gmail delivers every dotted variant of an address to one inbox: one bucket for all of them.
+        if (domain is "@gmail.com" or "@googlemail.com")
+        {
+            local = local.Replace(".", "", StringComparison.Ordinal);
+            domain = "@gmail.com";
+        }
+        return local + domain;
     }
 
     private static bool TryNormalizeKC(string s, out string normalized)

@@ -10,7 +10,7 @@ public sealed class SignInOptions
     /// <summary>Links per client address per window (IPv6 by /64; requests without an address share one bucket).</summary>
     public int MaxRequestsPerIp { get; set; } = 20;
     /// <summary>Links for everyone together per window: a ceiling on the mail a flood of addresses can make the app send.</summary>
-    public int MaxRequestsGlobalPerWindow { get; set; } = 1000;
+    public int MaxRequestsGlobalPerWindow { get; set; } = 10_000;
     public int RateWindowMinutes { get; set; } = 15;
     /// <summary>POSTs to /auth/* per client address per minute, refused with 429 before any work (or audit row) is done.</summary>
     public int MaxAuthPostsPerIpPerMinute { get; set; } = 30;

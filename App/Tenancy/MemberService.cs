@@ -142,6 +142,19 @@ public sealed class MemberService(
         {
             throw new OrgRuleException("This invitation has expired, was revoked or was already used. Ask for a new one.");
         }
+        // The invitation is only as good as its sender now: a suspended account (an incident being handled),
+        // or one that no longer holds the role the invitation needs, vouches for no one.
+        // (Roles are stored as text, so "at least Admin" is spelled out rather than compared.)
+        var ownerOnly = invitation.Role == OrgRole.Owner;
+        var senderStillEntitled = await db.Memberships
+            .Where(m => m.OrganizationId == invitation.OrganizationId && m.UserId == invitation.InvitedBy
+                && (m.Role == OrgRole.Owner || (!ownerOnly && m.Role == OrgRole.Admin)))
+            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => u)
+            .AnyAsync(u => u.SuspendedAt == null, ct);
+        if (!senderStillEntitled)
+        {
+            throw new OrgRuleException("This invitation is no longer valid: the person who sent it can no longer invite. Ask for a new one.");
+        }
         var org = await db.Organizations.AsNoTracking().FirstAsync(o => o.Id == invitation.OrganizationId, ct);
         var schema = TenantSchemaName.Parse(org.SchemaName);
         if (!string.Equals(invitation.Email, actor.Email, StringComparison.Ordinal))

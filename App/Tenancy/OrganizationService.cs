@@ -48,7 +48,11 @@ public sealed partial class OrganizationService(
         {
             return "Enter the organization's name.";
         }
-        return trimmed.Length > 100 || trimmed.Any(char.IsControl) ? "Use at most 100 printable characters." : null;
+        // Format characters (bidi overrides, zero-width joiners) would make the name read differently from what it
+        // is, in the app and in the invitation emails that carry it.
+        return trimmed.Length > 100 || trimmed.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format)
+            ? "Use at most 100 printable characters."
+            : null;
     }
 
     public async Task<IReadOnlyList<OrgSummary>> ListMineAsync(Actor actor, CancellationToken ct)

@@ -63,22 +63,14 @@ namespace AgentSpace.Migrations.Platform
 
             // Accounts were found by an upper-cased address (which folded U+017F onto S and U+0131 onto I); from
             // now on by EmailAddress.Normalize's one form, stored in email, user_name and both normalized columns.
-            // Every stored address already went through the old Normalize (trimmed, lower case), so an ASCII
-            // one is the new form as it is. A non-ASCII one gets NFKC here; IDNA (punycode) for a Unicode domain
-            // cannot be done in SQL, so such an account (none is expected) is not found by its new form, and
-            // the address signs in to a fresh account. One whose NFKC form another account already holds is left alone.
+            // Every stored address already went through the old Normalize (trimmed, lower case), so an ASCII one is
+            // the new form as it is. A non-ASCII one is left exactly as it was: SQL cannot reproduce the new form
+            // (PostgreSQL's lower() maps U+0130 to "i" where .NET keeps it; no IDNA), and a guessed form could hand
+            // the account to another mailbox. Such an account (none is expected) is simply not found by its new
+            // form: that address signs in to a fresh account, and nobody reaches the old one.
             migrationBuilder.Sql("""
                 UPDATE platform.users SET normalized_email = email, normalized_user_name = email, user_name = email
                 WHERE email ~ '^[\x21-\x7e]+$';
-
-                UPDATE platform.users u
-                SET email = lower(normalize(u.email, NFKC)), normalized_email = lower(normalize(u.email, NFKC)),
-                    user_name = lower(normalize(u.email, NFKC)), normalized_user_name = lower(normalize(u.email, NFKC))
-                WHERE u.email !~ '^[\x21-\x7e]+$'
-                  AND NOT EXISTS (SELECT 1 FROM platform.users o WHERE o.id <> u.id AND o.normalized_user_name = lower(normalize(u.email, NFKC)));
-
-                UPDATE platform.invitations SET email = lower(normalize(email, NFKC))
-                WHERE email !~ '^[\x21-\x7e]+$' AND accepted_at IS NULL AND revoked_at IS NULL;
                 """);
 
             migrationBuilder.CreateIndex(
