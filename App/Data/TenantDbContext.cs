@@ -23,8 +23,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         set
         {
             field = value;
-            // SET takes no bind parameters; the name is a validated identifier (^t_[a-z0-9]{8,32}$), quoted.
-            ScopeStatements = value is null ? null : $"SET LOCAL ROLE {value.Quoted}; SET LOCAL search_path = {value.Quoted}, extensions; ";
+            ScopeStatements = value?.ScopeStatements;
         }
     }
 

@@ -23,6 +23,12 @@ public sealed partial record TenantSchemaName
     /// <summary>The name as a quoted SQL identifier.</summary>
     public string Quoted => "\"" + Value + "\"";
 
+    /// <summary>
+    /// What enters this tenant for the rest of the transaction: its role, and its schema on the search path.
+    /// SET takes no bind parameters; the name is a validated identifier, quoted.
+    /// </summary>
+    public string ScopeStatements => $"SET LOCAL ROLE {Quoted}; SET LOCAL search_path = {Quoted}, extensions; ";
+
     public override string ToString() => Value;
 
     [GeneratedRegex("^t_[a-z0-9]{8,32}$", RegexOptions.CultureInvariant)]

@@ -81,9 +81,7 @@ public sealed class PlatformTransaction : IAsyncDisposable
         if (_tenant is { } tenant && _tenantEntries.Count > 0)
         {
             // From here on the transaction is the tenant's role: it can append to its own log and nothing else.
-            await Db.Database.ExecuteSqlRawAsync(
-                "select set_config('role', {0}, true), set_config('search_path', {1}, true)",
-                [tenant.Value, tenant.Value + ", extensions"], ct);
+            await Db.Database.ExecuteSqlRawAsync(tenant.ScopeStatements, ct);
             foreach (var entry in _tenantEntries)
             {
                 await AuditChain.AppendAsync(connection, transaction, AuditChainRef.Tenant(tenant), entry, _clock, ct);
