@@ -1,6 +1,7 @@
 using AgentSpace.Audit;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using AgentSpace.Vault;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
@@ -19,6 +20,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
     public DbSet<Membership> Memberships => Set<Membership>();
     public DbSet<Invitation> Invitations => Set<Invitation>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<TenantDataKey> TenantDataKeys => Set<TenantDataKey>();
 
     protected override void OnModelCreating(ModelBuilder builder)
     {
@@ -34,6 +36,7 @@ public sealed class PlatformDbContext(DbContextOptions<PlatformDbContext> option
         builder.ApplyConfiguration(new MembershipConfiguration());
         builder.ApplyConfiguration(new InvitationConfiguration());
         builder.ApplyConfiguration(new AuditEventConfiguration(Schema));
+        builder.ApplyConfiguration(new TenantDataKeyConfiguration());
         SnakeCaseNames.Apply(builder);
     }
 }

@@ -1,5 +1,9 @@
 using System.Data.Common;
+using AgentSpace.Agents;
 using AgentSpace.Audit;
+using AgentSpace.Chat;
+using AgentSpace.Limits;
+using AgentSpace.Providers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -15,6 +19,15 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     private Guid? _scopeSentIn;
 
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<ModelProvider> ModelProviders => Set<ModelProvider>();
+    public DbSet<ProviderModel> ProviderModels => Set<ProviderModel>();
+    public DbSet<Agent> Agents => Set<Agent>();
+    public DbSet<AgentMemory> AgentMemories => Set<AgentMemory>();
+    public DbSet<Conversation> Conversations => Set<Conversation>();
+    public DbSet<ChatMessage> ChatMessages => Set<ChatMessage>();
+    public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
+    public DbSet<UsageRecord> Usage => Set<UsageRecord>();
+    public DbSet<OrgLimitSettings> LimitSettings => Set<OrgLimitSettings>();
 
     /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
     internal TenantSchemaName? Scope
@@ -68,6 +81,15 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new AuditEventConfiguration(schema: null));
+        modelBuilder.ApplyConfiguration(new ModelProviderConfiguration());
+        modelBuilder.ApplyConfiguration(new ProviderModelConfiguration());
+        modelBuilder.ApplyConfiguration(new AgentConfiguration());
+        modelBuilder.ApplyConfiguration(new AgentMemoryConfiguration());
+        modelBuilder.ApplyConfiguration(new ConversationConfiguration());
+        modelBuilder.ApplyConfiguration(new ChatMessageConfiguration());
+        modelBuilder.ApplyConfiguration(new ToolCallRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new UsageRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new OrgLimitSettingsConfiguration());
         SnakeCaseNames.Apply(modelBuilder);
     }
 }
