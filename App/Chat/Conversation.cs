@@ -41,7 +41,7 @@ public static class TurnStatus
 }
 
 /// <summary>One turn in a conversation.</summary>
-public sealed class ChatMessage
+public sealed class ChatTurn
 {
     public required Guid Id { get; init; }
     public required Guid ConversationId { get; init; }
@@ -95,9 +95,9 @@ internal sealed class ConversationConfiguration : IEntityTypeConfiguration<Conve
     }
 }
 
-internal sealed class ChatMessageConfiguration : IEntityTypeConfiguration<ChatMessage>
+internal sealed class ChatTurnConfiguration : IEntityTypeConfiguration<ChatTurn>
 {
-    public void Configure(EntityTypeBuilder<ChatMessage> builder)
+    public void Configure(EntityTypeBuilder<ChatTurn> builder)
     {
         builder.ToTable("chat_messages");
         builder.HasKey(m => m.Id);
@@ -124,7 +124,7 @@ internal sealed class ToolCallRecordConfiguration : IEntityTypeConfiguration<Too
         builder.Property(t => t.Reason).HasMaxLength(2000);
         builder.Property(t => t.Outcome).HasMaxLength(20);
         builder.Property(t => t.ResultPreview).HasMaxLength(2000);
-        builder.HasOne<ChatMessage>().WithMany().HasForeignKey(t => t.MessageId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasOne<ChatTurn>().WithMany().HasForeignKey(t => t.MessageId).OnDelete(DeleteBehavior.Cascade);
         builder.HasIndex(t => new { t.MessageId, t.Sequence });
     }
 }

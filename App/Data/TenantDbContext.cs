@@ -24,7 +24,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<Agent> Agents => Set<Agent>();
     public DbSet<AgentMemory> AgentMemories => Set<AgentMemory>();
     public DbSet<Conversation> Conversations => Set<Conversation>();
-    public DbSet<ChatMessage> ChatMessages => Set<ChatMessage>();
+    public DbSet<ChatTurn> ChatTurns => Set<ChatTurn>();
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<UsageRecord> Usage => Set<UsageRecord>();
     public DbSet<OrgLimitSettings> LimitSettings => Set<OrgLimitSettings>();
@@ -86,7 +86,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new AgentConfiguration());
         modelBuilder.ApplyConfiguration(new AgentMemoryConfiguration());
         modelBuilder.ApplyConfiguration(new ConversationConfiguration());
-        modelBuilder.ApplyConfiguration(new ChatMessageConfiguration());
+        modelBuilder.ApplyConfiguration(new ChatTurnConfiguration());
         modelBuilder.ApplyConfiguration(new ToolCallRecordConfiguration());
         modelBuilder.ApplyConfiguration(new UsageRecordConfiguration());
         modelBuilder.ApplyConfiguration(new OrgLimitSettingsConfiguration());

@@ -220,7 +220,7 @@ namespace AgentSpace.Migrations.Tenant
                     b.ToTable("audit_events", (string)null);
                 });
 
-            modelBuilder.Entity("AgentSpace.Chat.ChatMessage", b =>
+            modelBuilder.Entity("AgentSpace.Chat.ChatTurn", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -602,7 +602,7 @@ namespace AgentSpace.Migrations.Tenant
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("AgentSpace.Chat.ChatMessage", b =>
+            modelBuilder.Entity("AgentSpace.Chat.ChatTurn", b =>
                 {
                     b.HasOne("AgentSpace.Chat.Conversation", null)
                         .WithMany()
@@ -622,7 +622,7 @@ namespace AgentSpace.Migrations.Tenant
 
             modelBuilder.Entity("AgentSpace.Chat.ToolCallRecord", b =>
                 {
-                    b.HasOne("AgentSpace.Chat.ChatMessage", null)
+                    b.HasOne("AgentSpace.Chat.ChatTurn", null)
                         .WithMany()
                         .HasForeignKey("MessageId")
                         .OnDelete(DeleteBehavior.Cascade)
