@@ -2,6 +2,8 @@
 # Run: docker run -e App__PublicBaseUrl=https://agentspace.example.com -e ConnectionStrings__Default=... agentspace
 # App__PublicBaseUrl is required (empty here on purpose: the app refuses to start without it rather than
 # mail sign-in links on a guessed address); emailed links are built only from it, and only its host is served.
+# Vault__MasterKey (base64, 32 bytes: openssl rand -base64 32) or Vault__MasterKeyFile is required too: the
+# credentials vault's master key, kept outside the database and the image.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props .editorconfig appsettings.json ./

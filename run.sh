@@ -23,6 +23,18 @@ conn=$(scripts/postgres.sh | tail -n 1)
 export ConnectionStrings__Default=$conn
 export ASPNETCORE_ENVIRONMENT=Development
 
+# The credentials vault's master key for this checkout, made once (owner-only) and kept in .data/.
+if [[ -z ${Vault__MasterKey:-} && -z ${Vault__MasterKeyFile:-} ]]; then
+  key_file=$ROOT/.data/vault-master.key
+  if [[ ! -s $key_file ]]; then
+    mkdir -p "$ROOT/.data"
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$key_file.tmp" && mv -n "$key_file.tmp" "$key_file")
+    rm -f "$key_file.tmp"
+    echo "[run.sh] created the development vault key $key_file"
+  fi
+  export Vault__MasterKeyFile=$key_file
+fi
+
 echo "[run.sh] applying database migrations"
 dotnet run --project App -c Release --no-launch-profile -- migrate
 

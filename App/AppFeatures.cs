@@ -4,6 +4,7 @@ using AgentSpace.Data;
 using AgentSpace.Email;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using AgentSpace.Vault;
 
 namespace AgentSpace;
 
@@ -20,5 +21,6 @@ public static class AppFeatures
         .AddAudit()
         .AddMagicLinkIdentity(configuration)
         .AddTenancy()
+        .AddVault(configuration)
         .AddAppComponents();
 }

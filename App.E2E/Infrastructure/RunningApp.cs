@@ -54,6 +54,8 @@ public class RunningApp : IAsyncLifetime
             // Every sign-in of a run comes from 127.0.0.1.
             ["SignIn__MaxRequestsPerIp"] = "1000",
             ["SignIn__MaxAuthPostsPerIpPerMinute"] = "1000",
+            // A throwaway vault master key, so Development does not create .data/vault-master.key in the repository.
+            ["Vault__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         };
         await AppProcess.MigrateAsync(environment);
         _app = await AppProcess.StartAsync(environment, UseHttps);

@@ -19,6 +19,7 @@ public sealed class StartupRefusalTests
             ["ConnectionStrings__Default"] = $"Host=127.0.0.1;Port={AppDll.FreePort()};Database=none;Username=none;Password=none",
             ["App__PublicBaseUrl"] = "https://agentspace.example",
             ["Email__Smtp__Host"] = "",
+            ["Vault__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         };
         foreach (var (key, value) in settings)
         {

@@ -119,6 +119,7 @@ public sealed class PublicBaseUrlStartupTests
             ["App__PublicBaseUrl"] = publicBaseUrl,
             // Past the mail check, which would refuse first.
             ["Email__AllowPickupDirectory"] = "true",
+            ["Vault__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         });
         Assert.True(await app.WaitForExitAsync(TimeSpan.FromSeconds(60)), "The app kept running with an unusable App:PublicBaseUrl outside Development.");
         return (app.ExitCode, app.StandardError, app.StandardOutput);
@@ -148,6 +149,7 @@ public sealed class PublicBaseUrlStartupTests
             ["ConnectionStrings__Default"] = $"Host=127.0.0.1;Port={AppDll.FreePort()};Database=none;Username=none;Password=none",
             ["App__PublicBaseUrl"] = "https://agentspace.example",
             ["Email__AllowPickupDirectory"] = "true",
+            ["Vault__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["Email__PickupDirectory"] = Path.Combine(Path.GetTempPath(), "agentspace-host-mail-" + Guid.NewGuid().ToString("N")),
         });
         using var local = await app.GetWhenListeningAsync("/health/live", TimeSpan.FromSeconds(60));

@@ -45,6 +45,8 @@ public class AppServices : IAsyncLifetime
             ["Tenancy:RateLimits:InvitationsPerOrganization"] = "1000",
             ["Tenancy:RateLimits:InvitationsPerIp"] = "1000",
             ["App:PublicBaseUrl"] = "https://agentspace.test",
+            // A throwaway vault master key per fixture (outside Development the vault has no default).
+            ["Vault:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         };
         foreach (var (k, v) in ExtraSettings)
         {

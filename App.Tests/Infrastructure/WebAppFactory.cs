@@ -47,6 +47,8 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         builder.UseSetting("SignIn:MaxRequestsPerIp", "1000");
         // Every test request comes from one address; the per-address limits have their own tests.
         builder.UseSetting("SignIn:MaxAuthPostsPerIpPerMinute", "100000");
+        // A throwaway vault master key, so Development does not create its key file in the source tree.
+        builder.UseSetting("Vault:MasterKey", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
     }
 
     /// <summary>POSTs the sign-in form for <paramref name="email"/> (with a fresh antiforgery token) and returns the answer.</summary>

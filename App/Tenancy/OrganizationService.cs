@@ -190,6 +190,8 @@ public sealed partial class OrganizationService(
     /// </summary>
     private async Task DropAsync(PlatformDbContext db, Guid organizationId, TenantSchemaName schema, CancellationToken ct)
     {
+        // Crypto-shredding first: once this commits, no copy of the organization's secrets can be opened again.
+        await Vault.SecretVault.DestroyKeysAsync(db, organizationId, ct);
         // Not cancellable: a half-removed tenant is worse than a slow request.
         await migrator.DropTenantAsync(schema, CancellationToken.None);
         await db.Organizations.Where(o => o.Id == organizationId).ExecuteDeleteAsync(ct);
