@@ -3,6 +3,7 @@ using AgentSpace.Components;
 using AgentSpace.Data;
 using AgentSpace.Email;
 using AgentSpace.Identity;
+using AgentSpace.Limits;
 using AgentSpace.Tenancy;
 using AgentSpace.Vault;
 
@@ -22,5 +23,6 @@ public static class AppFeatures
         .AddMagicLinkIdentity(configuration)
         .AddTenancy()
         .AddVault(configuration)
+        .AddLimits()
         .AddAppComponents();
 }
