@@ -1,0 +1,127 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using Anthropic;
+using Anthropic.Core;
+using Anthropic.Models.Models;
+using AgentSpace.Hosting;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using OpenAI;
+
+namespace AgentSpace.Providers;
+
+/// <summary>Where to reach one provider and how to sign in to it; the key is already opened from the vault.</summary>
+internal sealed record ProviderEndpoint(string Name, ModelProviderKind Kind, string BaseUrl, string ApiKey);
+
+/// <summary>
+/// Builds the SDK clients for a provider over the resilient <see cref="ModelHttp"/> client, with the SDKs' own
+/// retries off, and talks to a provider directly (list models, test the connection). No tenant state here:
+/// callers read the provider and open its key first, outside any unit of work.
+/// </summary>
+internal sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<ModelsOptions> options, SecretValues secrets)
+{
+    public IChatClient ChatClient(ProviderEndpoint endpoint, string model)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        IChatClient client = endpoint.Kind switch
+        {
+            ModelProviderKind.OpenAICompatible => OpenAI(endpoint).GetChatClient(model).AsIChatClient(),
+            ModelProviderKind.Anthropic => Anthropic(endpoint).AsIChatClient(model),
+            _ => throw new ProviderRuleException("This kind of provider is not supported."),
+        };
+        return new ProviderErrorChatClient(client, endpoint.Name, text => Redact(text, endpoint.ApiKey));
+    }
+
+    /// <summary>The model ids the provider lists. Throws <see cref="ModelCallException"/> with the provider's words when it refuses.</summary>
+    public async Task<IReadOnlyList<string>> ListModelsAsync(ProviderEndpoint endpoint, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        try
+        {
+            var ids = new List<string>();
+            if (endpoint.Kind == ModelProviderKind.Anthropic)
+            {
+                using var client = Anthropic(endpoint);
+                var page = await client.Models.List(new ModelListParams { Limit = 1000 }, ct);
+                ids.AddRange(page.Items.Select(m => m.ID));
+                while (page.HasNext() && ids.Count < 5000)
+                {
+                    page = await page.Next(ct);
+                    ids.AddRange(page.Items.Select(m => m.ID));
+                }
+            }
+            else
+            {
+                var models = await OpenAI(endpoint).GetOpenAIModelClient().GetModelsAsync(ct);
+                ids.AddRange(models.Value.Select(m => m.Id));
+            }
+            return [.. ids.Where(id => !string.IsNullOrWhiteSpace(id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested && ProviderErrors.Describe(ex, endpoint.Name, t => Redact(t, endpoint.ApiKey)) is { } described)
+        {
+            if (described.ProviderStatus is 404 or 405)
+            {
+                throw new ModelCallException(
+                    $"{endpoint.Name} does not list its models ({described.Message}). Add the model ids by hand.", described.ProviderStatus, ex);
+            }
+            throw described;
+        }
+    }
+
+    /// <summary>
+    /// A real, minimal call: the model list, or (for a provider that does not list models) a one-token answer from
+    /// <paramref name="fallbackModel"/>. Never throws for a provider failure: the result carries the provider's words.
+    /// </summary>
+    public async Task<ConnectionTestResult> TestAsync(ProviderEndpoint endpoint, string? fallbackModel, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        try
+        {
+            var models = await ListModelsAsync(endpoint, ct);
+            return new ConnectionTestResult(true, $"Connected to {endpoint.Name}: it lists {models.Count} model{(models.Count == 1 ? "" : "s")}.");
+        }
+        catch (ModelCallException listing) when (listing.ProviderStatus is 404 or 405 && fallbackModel is not null)
+        {
+            try
+            {
+                using var client = ChatClient(endpoint, fallbackModel);
+                await client.GetResponseAsync("Reply with one word.", new ChatOptions { MaxOutputTokens = 1 }, ct);
+                return new ConnectionTestResult(true, $"Connected to {endpoint.Name}: {fallbackModel} answered.");
+            }
+            catch (ModelCallException failed)
+            {
+                return new ConnectionTestResult(false, failed.Message);
+            }
+        }
+        catch (ModelCallException failed)
+        {
+            return new ConnectionTestResult(false, failed.Message);
+        }
+    }
+
+    private OpenAIClient OpenAI(ProviderEndpoint endpoint) =>
+        new(new ApiKeyCredential(endpoint.ApiKey), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(endpoint.BaseUrl),
+            Transport = new HttpClientPipelineTransport(httpFactory.CreateClient(ModelHttp.ClientName)),
+            // One retry policy: the HTTP client's. ClientModel's own would retry each of its retries.
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            // Per read for a stream (the longest pause between two pieces), whole body otherwise.
+            NetworkTimeout = options.Value.Timeout,
+        });
+
+    private AnthropicClient Anthropic(ProviderEndpoint endpoint) =>
+        new(new ClientOptions
+        {
+            ApiKey = endpoint.ApiKey,
+            BaseUrl = endpoint.BaseUrl,
+            HttpClient = httpFactory.CreateClient(ModelHttp.ClientName),
+            MaxRetries = 0,
+        });
+
+    private string Redact(string text, string apiKey) =>
+        secrets.Redact(apiKey.Length >= 6 ? text.Replace(apiKey, SecretValues.Placeholder, StringComparison.Ordinal) : text);
+}
+
+/// <summary>What "Test connection" shows: success, or the provider's own error text.</summary>
+public sealed record ConnectionTestResult(bool Succeeded, string Message);
