@@ -4,6 +4,7 @@ using AgentSpace.Data;
 using AgentSpace.Email;
 using AgentSpace.Identity;
 using AgentSpace.Limits;
+using AgentSpace.Providers;
 using AgentSpace.Tenancy;
 using AgentSpace.Vault;
 
@@ -23,6 +24,7 @@ public static class AppFeatures
         .AddMagicLinkIdentity(configuration)
         .AddTenancy()
         .AddVault(configuration)
+        .AddProviders()
         .AddLimits()
         .AddAppComponents();
 }

@@ -76,3 +76,4 @@ internal static class ModelHttp
         };
     }
 
+}

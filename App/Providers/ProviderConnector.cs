@@ -11,16 +11,16 @@ using OpenAI;
 namespace AgentSpace.Providers;
 
 /// <summary>Where to reach one provider and how to sign in to it; the key is already opened from the vault.</summary>
-internal sealed record ProviderEndpoint(string Name, ModelProviderKind Kind, string BaseUrl, string ApiKey);
+public sealed record ProviderEndpoint(string Name, ModelProviderKind Kind, string BaseUrl, string ApiKey);
 
 /// <summary>
 /// Builds the SDK clients for a provider over the resilient <see cref="ModelHttp"/> client, with the SDKs' own
 /// retries off, and talks to a provider directly (list models, test the connection). No tenant state here:
 /// callers read the provider and open its key first, outside any unit of work.
 /// </summary>
-internal sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<ModelsOptions> options, SecretValues secrets)
+public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<ModelsOptions> options, SecretValues secrets)
 {
-    public IChatClient ChatClient(ProviderEndpoint endpoint, string model)
+    internal IChatClient ChatClient(ProviderEndpoint endpoint, string model)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         IChatClient client = endpoint.Kind switch
