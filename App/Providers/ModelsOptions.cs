@@ -6,13 +6,15 @@ public sealed class ModelsOptions
     public const string Section = "Models";
 
     /// <summary>
-    /// One attempt, until the provider starts answering (response headers). For an OpenAI-compatible
-    /// stream it is also the longest silence allowed between two pieces of the answer, so a long answer
-    /// that keeps arriving is never cut by it.
+    /// One attempt, until the provider starts answering (response headers); a stream that has started is not cut
+    /// by it, however long the answer takes.
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(100);
 
-    /// <summary>Every attempt and every wait between them, until the provider starts answering.</summary>
+    /// <summary>
+    /// Every attempt and every wait between them, until the provider starts answering. Also the longest silence
+    /// allowed between two pieces of a streamed OpenAI-compatible answer.
+    /// </summary>
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromMinutes(4);
 
     /// <summary>Retries after the first attempt, on 408, 429, 5xx and network errors.</summary>

@@ -106,8 +106,10 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
             Transport = new HttpClientPipelineTransport(httpFactory.CreateClient(ModelHttp.ClientName)),
             // One retry policy: the HTTP client's. ClientModel's own would retry each of its retries.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            // Per read for a stream (the longest pause between two pieces), whole body otherwise.
-            NetworkTimeout = options.Value.Timeout,
+            // ClientModel applies this to the whole send (every attempt and Retry-After wait of the HTTP pipeline)
+            // and then to each read of a stream: the total budget, so the pipeline's own timeouts decide the first,
+            // and a stream is cut only after that long without a single piece.
+            NetworkTimeout = options.Value.TotalTimeout,
         });
 
     private AnthropicClient Anthropic(ProviderEndpoint endpoint) =>
