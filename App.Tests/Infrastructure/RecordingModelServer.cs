@@ -108,7 +108,9 @@ public sealed class RecordingModelServer : IAsyncDisposable
     /// <summary>The reply when nothing is scripted.</summary>
     public ScriptedReply DefaultReply { get; set; } = ScriptedReply.Say("Scripted answer.");
     public IReadOnlyList<RecordedRequest> Received => [.. _received];
-    public IReadOnlyList<RecordedRequest> ChatRequests => [.. _received.Where(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal))];
+    public IReadOnlyList<RecordedRequest> ChatRequests => [.. _received.Where(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal) || r.Path.EndsWith("/messages", StringComparison.Ordinal))];
+    /// <summary>The server root, for clients that add <c>/v1/...</c> themselves (Anthropic's).</summary>
+    public string RootUrl => BaseUrl[..^"/v1".Length];
     /// <summary>Streams the server is writing right now (a cancelled client closes its stream).</summary>
     public int OpenStreams => Volatile.Read(ref _openStreams);
     /// <summary>When a stream last ended because the client went away.</summary>
@@ -124,6 +126,7 @@ public sealed class RecordingModelServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", server.ChatAsync);
         app.MapGet("/v1/models", server.ModelsAsync);
         app.MapPost("/v1/embeddings", server.EmbeddingsAsync);
+        app.MapPost("/v1/messages", server.AnthropicMessagesAsync);
         await app.StartAsync();
         server.BaseUrl = app.Urls.Single().TrimEnd('/') + "/v1";
         return server;
@@ -241,6 +244,112 @@ public sealed class RecordingModelServer : IAsyncDisposable
         else
         {
             await http.Response.WriteAsJsonAsync(Completion(reply, model));
+        }
+    }
+
+    /// <summary>Anthropic's Messages API (<c>POST /v1/messages</c>): JSON, or server-sent events when <c>stream</c> is set.</summary>
+    private async Task AnthropicMessagesAsync(HttpContext http)
+    {
+        var request = await RecordAsync(http);
+        if (!Authorized(http))
+        {
+            http.Response.StatusCode = 401;
+            await http.Response.WriteAsJsonAsync(new { type = "error", error = new { type = "authentication_error", message = "invalid x-api-key" } });
+            return;
+        }
+        var reply = _responder?.Invoke(request) ?? (_script.TryDequeue(out var next) ? next : DefaultReply);
+        var model = request.Json?["model"]?.GetValue<string>() ?? "scripted";
+        if (reply.StatusCode != 200)
+        {
+            http.Response.StatusCode = reply.StatusCode;
+            await http.Response.WriteAsJsonAsync(new { type = "error", error = new { type = "api_error", message = reply.ErrorMessage ?? "Scripted failure." } });
+            return;
+        }
+        var id = "msg_" + Guid.NewGuid().ToString("N");
+        var stopReason = reply.ToolCalls.Count > 0 ? "tool_use" : "end_turn";
+        if (request.Json?["stream"]?.GetValue<bool>() != true)
+        {
+            var content = new JsonArray();
+            if (reply.Text.Length > 0)
+            {
+                content.Add(new JsonObject { ["type"] = "text", ["text"] = reply.Text });
+            }
+            foreach (var call in reply.ToolCalls)
+            {
+                content.Add(new JsonObject { ["type"] = "tool_use", ["id"] = call.Id ?? "toolu_" + Guid.NewGuid().ToString("N")[..12], ["name"] = call.Name, ["input"] = JsonNode.Parse(call.ArgumentsJson) });
+            }
+            var message = new JsonObject
+            {
+                ["id"] = id, ["type"] = "message", ["role"] = "assistant", ["model"] = model, ["content"] = content,
+                ["stop_reason"] = stopReason, ["stop_sequence"] = null,
+                ["usage"] = new JsonObject { ["input_tokens"] = reply.PromptTokens ?? 0, ["output_tokens"] = reply.CompletionTokens ?? 0 },
+            };
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync(message.ToJsonString());
+            return;
+        }
+        http.Response.ContentType = "text/event-stream";
+        var ct = http.RequestAborted;
+        Interlocked.Increment(ref _openStreams);
+        try
+        {
+            await EventAsync("message_start", new JsonObject
+            {
+                ["type"] = "message_start",
+                ["message"] = new JsonObject
+                {
+                    ["id"] = id, ["type"] = "message", ["role"] = "assistant", ["model"] = model, ["content"] = new JsonArray(),
+                    ["stop_reason"] = null, ["stop_sequence"] = null,
+                    ["usage"] = new JsonObject { ["input_tokens"] = reply.PromptTokens ?? 0, ["output_tokens"] = 1 },
+                },
+            });
+            var index = 0;
+            if (reply.Text.Length > 0)
+            {
+                await EventAsync("content_block_start", new JsonObject { ["type"] = "content_block_start", ["index"] = index, ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = "" } });
+                foreach (var piece in Split(reply.Text, reply.Chunks))
+                {
+                    if (reply.ChunkDelay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(reply.ChunkDelay, ct);
+                    }
+                    await EventAsync("content_block_delta", new JsonObject { ["type"] = "content_block_delta", ["index"] = index, ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = piece } });
+                }
+                await EventAsync("content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = index });
+                index++;
+            }
+            foreach (var call in reply.ToolCalls)
+            {
+                await EventAsync("content_block_start", new JsonObject
+                {
+                    ["type"] = "content_block_start", ["index"] = index,
+                    ["content_block"] = new JsonObject { ["type"] = "tool_use", ["id"] = call.Id ?? "toolu_" + Guid.NewGuid().ToString("N")[..12], ["name"] = call.Name, ["input"] = new JsonObject() },
+                });
+                await EventAsync("content_block_delta", new JsonObject { ["type"] = "content_block_delta", ["index"] = index, ["delta"] = new JsonObject { ["type"] = "input_json_delta", ["partial_json"] = call.ArgumentsJson } });
+                await EventAsync("content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = index });
+                index++;
+            }
+            await EventAsync("message_delta", new JsonObject
+            {
+                ["type"] = "message_delta",
+                ["delta"] = new JsonObject { ["stop_reason"] = stopReason, ["stop_sequence"] = null },
+                ["usage"] = new JsonObject { ["output_tokens"] = reply.CompletionTokens ?? 0 },
+            });
+            await EventAsync("message_stop", new JsonObject { ["type"] = "message_stop" });
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            LastClientAbortAt = DateTimeOffset.UtcNow;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _openStreams);
+        }
+
+        async Task EventAsync(string name, JsonObject data)
+        {
+            await http.Response.WriteAsync("event: " + name + "\ndata: " + data.ToJsonString() + "\n\n", ct);
+            await http.Response.Body.FlushAsync(ct);
         }
     }
 
