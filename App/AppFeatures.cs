@@ -1,4 +1,5 @@
 using AgentSpace.Audit;
+using AgentSpace.Chat;
 using AgentSpace.Components;
 using AgentSpace.Data;
 using AgentSpace.Email;
@@ -26,5 +27,6 @@ public static class AppFeatures
         .AddVault(configuration)
         .AddProviders()
         .AddLimits()
+        .AddChat()
         .AddAppComponents();
 }

@@ -17,6 +17,9 @@ public sealed class SecretValues
 
     public int Count => _values.Length;
 
+    /// <summary>The registered values, longest first (for filters that must find them, such as the chat's output filter).</summary>
+    public IReadOnlyList<string> Values => _values;
+
     public void Add(string secret)
     {
         if (string.IsNullOrEmpty(secret) || secret.Length < MinimumLength)

@@ -1,0 +1,46 @@
+using AgentSpace.Agents;
+using Microsoft.Extensions.AI;
+using Microsoft.SemanticKernel;
+
+namespace AgentSpace.Chat.Tools;
+
+/// <summary>
+/// The tools an agent is given for one turn: its enabled Semantic Kernel plugins, offered to the model as
+/// <see cref="AIFunction"/>s. The engine invokes them itself (no automatic invocation), so the cost guard
+/// runs before every model call and every call is audited. <c>knowledge_search</c> is not offered until the
+/// knowledge base exists.
+/// </summary>
+public sealed class AgentToolbox
+{
+    private readonly Dictionary<string, AIFunction> _functions;
+
+    private AgentToolbox(Dictionary<string, AIFunction> functions) => _functions = functions;
+
+    public IReadOnlyList<AITool> Tools => [.. _functions.Values];
+
+    public static AgentToolbox For(IReadOnlyCollection<string> enabled, ToolContext context, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(enabled);
+        var kernel = new Kernel();
+        var functions = new Dictionary<string, AIFunction>(StringComparer.Ordinal);
+        if (enabled.Contains(AgentTools.Memory))
+        {
+            Add(KernelPluginFactory.CreateFromObject(new MemoryPlugin(context, clock), MemoryPlugin.PluginName));
+        }
+        if (enabled.Contains(AgentTools.CurrentTime))
+        {
+            Add(KernelPluginFactory.CreateFromObject(new TimePlugin(clock), TimePlugin.PluginName));
+        }
+        return new AgentToolbox(functions);
+
+        void Add(KernelPlugin plugin)
+        {
+            foreach (var ai in plugin.AsAIFunctions(kernel))
+            {
+                functions[ai.Name] = ai;
+            }
+        }
+    }
+
+    public AIFunction? Find(string name) => _functions.GetValueOrDefault(name);
+}
