@@ -30,7 +30,7 @@ public class AppServices : IAsyncLifetime
     /// <summary>Extra settings a test class needs (override in a derived fixture).</summary>
     protected virtual IDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync();
         var settings = new Dictionary<string, string?>
@@ -59,6 +59,7 @@ public class AppServices : IAsyncLifetime
         services.AddSingleton<IHostEnvironment>(new TestHostEnvironment());
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
         services.AddAppFeatures(configuration);
+        ConfigureServices(services);
         services.AddSingleton<TimeProvider>(Clock);
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         await _provider.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(CancellationToken.None);
@@ -68,7 +69,12 @@ public class AppServices : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    /// <summary>Registrations a derived fixture adds or replaces after the app's features (a test model gateway, say).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
+    public virtual async Task DisposeAsync()
     {
         if (_provider is not null)
         {

@@ -223,12 +223,18 @@ public sealed class ChatEngine(
         decimal cost = 0;
         var toolSequence = 0;
         var lastSave = Environment.TickCount64;
-        var inModelCall = false;
+        Exception? providerFailure = null;
         try
         {
-            inModelCall = true;
-            connection = await services.GetRequiredService<IModelGateway>().ConnectAsync(org.Id, new ModelChoice(agent.ProviderId, agent.Model), token);
-            inModelCall = false;
+            try
+            {
+                connection = await services.GetRequiredService<IModelGateway>().ConnectAsync(org.Id, new ModelChoice(agent.ProviderId, agent.Model), token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                providerFailure = ex;
+                throw;
+            }
             watch.Label = connection.Label;
             watch.Raise();
             var messages = Prompt(agent, start.Memories, start.History, start.UserTurn.Content);
@@ -267,7 +273,6 @@ public sealed class ChatEngine(
 
                 var updates = new List<ChatResponseUpdate>();
                 var separated = answer.Length == 0;
-                inModelCall = true;
                 try
                 {
                     await foreach (var update in connection.Client.GetStreamingResponseAsync(messages, options, token))
@@ -299,9 +304,13 @@ public sealed class ChatEngine(
                         }
                     }
                 }
+                catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+                {
+                    providerFailure = ex;
+                    throw;
+                }
                 finally
                 {
-                    inModelCall = false;
                     // Record what the call used even when it was stopped or failed half-way (counted, then).
                     var response = updates.ToChatResponse();
                     var usage = response.Usage;
@@ -347,7 +356,7 @@ public sealed class ChatEngine(
         catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
         {
             status = TurnStatus.Failed;
-            if (inModelCall || ex is UserFacingException)
+            if (ReferenceEquals(ex, providerFailure) || ex is UserFacingException)
             {
                 error = ProviderError(ex);
             }
