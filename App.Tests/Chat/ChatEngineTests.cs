@@ -111,7 +111,7 @@ public sealed class ChatEngineTests(ChatFixture data) : IClassFixture<ChatFixtur
 
         Assert.True(outcome.Status == TurnStatus.Complete, outcome.Error + " offered: " + string.Join(", ", offered));
         Assert.Contains(saveTool, offered);
-        Assert.Contains("clock_" + AgentTools.CurrentTime, offered);
+        Assert.Contains(AgentTools.CurrentTime, offered);
         Assert.DoesNotContain(offered, t => t!.Contains(AgentTools.KnowledgeSearch, StringComparison.Ordinal));
         Assert.Contains("Noted: you fly on Fridays.", outcome.Content, StringComparison.Ordinal);
         var memory = Assert.Single(await data.MemoriesAsync(org.Org, agent.Id));

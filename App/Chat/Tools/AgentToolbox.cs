@@ -29,7 +29,12 @@ public sealed class AgentToolbox
         }
         if (enabled.Contains(AgentTools.CurrentTime))
         {
-            Add(KernelPluginFactory.CreateFromObject(new TimePlugin(clock), TimePlugin.PluginName));
+            // Offered under its agent-page name, current_time, rather than the plugin-qualified one.
+            foreach (var ai in KernelPluginFactory.CreateFromObject(new TimePlugin(clock), TimePlugin.PluginName).AsAIFunctions(kernel))
+            {
+                var named = new NamedFunction(ai, AgentTools.CurrentTime);
+                functions[named.Name] = named;
+            }
         }
         return new AgentToolbox(functions);
 
@@ -43,4 +48,10 @@ public sealed class AgentToolbox
     }
 
     public AIFunction? Find(string name) => _functions.GetValueOrDefault(name);
+}
+
+/// <summary>A tool offered under a name of our choosing.</summary>
+internal sealed class NamedFunction(AIFunction inner, string name) : DelegatingAIFunction(inner)
+{
+    public override string Name => name;
 }
