@@ -61,7 +61,7 @@ public sealed class ChatEngineTests(ChatFixture data) : IClassFixture<ChatFixtur
                 Assert.Equal(RecordingServerGateway.Label, answer.ProviderLabel);
             });
         var usage = Assert.Single(data.Guard.Recorded, u => u.MessageId == outcome.AssistantTurnId);
-        Assert.Equal((ChatSources.Chat, false, org.Member.UserId), (usage.Source, usage.Estimated, usage.UserId));
+        Assert.Equal((AgentSpace.Limits.UsageSources.Chat, false, org.Member.UserId), (usage.Source, usage.Estimated, usage.UserId));
         Assert.True(LastRequestContaining(marker).Streamed);
     }
 

@@ -7,14 +7,5 @@ public static class ChatAuditActions
     public const string ToolCalled = "tool.called";
     /// <summary>The output filter withheld a reply (it contained the agent's instructions or a secret).</summary>
     public const string OutputWithheld = "chat.output_withheld";
-    /// <summary>A run stopped before its next model call because it reached its cost cap.</summary>
-    public const string RunHalted = "chat.halted";
     public const string ConversationDeleted = "chat.conversation_deleted";
-}
-
-/// <summary>Which path a turn came through, as the usage ledger records it.</summary>
-public static class ChatSources
-{
-    public const string Chat = "chat";
-    public const string Admin = "admin";
 }

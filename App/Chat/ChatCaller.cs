@@ -1,5 +1,6 @@
 using AgentSpace.Hosting;
 using AgentSpace.Identity;
+using AgentSpace.Limits;
 
 namespace AgentSpace.Chat;
 
@@ -21,7 +22,7 @@ public sealed record ChatCaller
     /// <summary>Null for the admin command.</summary>
     public Actor? Person { get; }
 
-    /// <summary>The usage ledger's source: <see cref="ChatSources"/>.</summary>
+    /// <summary>The usage ledger's source: <see cref="UsageSources"/>.</summary>
     public string Source { get; }
 
     /// <summary>The owner of the conversations this caller creates and may open (the empty id for the admin command).</summary>
@@ -30,10 +31,10 @@ public sealed record ChatCaller
     public static ChatCaller For(Actor person)
     {
         ArgumentNullException.ThrowIfNull(person);
-        return new ChatCaller(person, ChatSources.Chat);
+        return new ChatCaller(person, UsageSources.Chat);
     }
 
-    public static ChatCaller AdminCommand { get; } = new(null, ChatSources.Admin);
+    public static ChatCaller AdminCommand { get; } = new(null, UsageSources.Admin);
 }
 
 /// <summary>An agent, conversation or turn that does not exist in this organization or is not the caller's: all look the same.</summary>

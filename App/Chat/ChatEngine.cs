@@ -30,6 +30,7 @@ public sealed class ChatEngine(
     LiveRuns runs,
     OutputFilter filter,
     SecretValues secrets,
+    TokenCounter tokens,
     TimeProvider clock,
     ILogger<ChatEngine> logger)
 {
@@ -254,7 +255,7 @@ public sealed class ChatEngine(
                     Notice($"Stopped after {MaxModelCalls} model calls in one answer.");
                     break;
                 }
-                var projected = connection.Price.CostOf(EstimateTokens(messages), OutputAllowanceTokens);
+                var projected = TokenCounter.ProjectCost(connection.Price, CountPrompt(messages), OutputAllowanceTokens);
                 var decision = await guard.CheckCallAsync(org.Id, budget, projected, token);
                 if (decision.Tier == SpendTier.Halt)
                 {
@@ -315,8 +316,8 @@ public sealed class ChatEngine(
                     var response = updates.ToChatResponse();
                     var usage = response.Usage;
                     var counted = usage?.InputTokenCount is null || usage.OutputTokenCount is null;
-                    var input = (int)(usage?.InputTokenCount ?? EstimateTokens(messages));
-                    var output = (int)(usage?.OutputTokenCount ?? EstimateTokens(response.Text));
+                    var input = (int)(usage?.InputTokenCount ?? CountPrompt(messages));
+                    var output = (int)(usage?.OutputTokenCount ?? tokens.Count(response.Text) + CountCalls(response.Messages));
                     var callCost = connection.Price.CostOf(input, output);
                     inputTokens += input;
                     outputTokens += output;
@@ -498,14 +499,6 @@ public sealed class ChatEngine(
                 {
                     w.Audit(ChatAuditActions.OutputWithheld, turnId.ToString(), new Dictionary<string, string?> { ["contained"] = withheld }, AuditOutcome.Denied);
                 }
-                if (status == TurnStatus.HaltedByCostCap)
-                {
-                    w.Audit(ChatAuditActions.RunHalted, turnId.ToString(), new Dictionary<string, string?>
-                    {
-                        ["run_id"] = turn.RunId?.ToString(),
-                        ["cost_usd"] = cost.ToString(CultureInfo.InvariantCulture),
-                    }, AuditOutcome.Denied);
-                }
                 await w.Db.SaveChangesAsync(t);
             }, CancellationToken.None);
         }
@@ -569,17 +562,15 @@ public sealed class ChatEngine(
         return line.Length == 0 ? "New conversation" : ToolArguments.Cut(line, 60);
     }
 
-    /// <summary>Rough count (four characters a token) until a tokenizer counts for providers that omit usage.</summary>
-    internal static long EstimateTokens(string text) => (text.Length + 3) / 4;
+    /// <summary>Input tokens of a prompt: the messages' text, and the tool calls and results they carry.</summary>
+    private int CountPrompt(IEnumerable<ChatMessage> messages)
+    {
+        var list = messages as IReadOnlyCollection<ChatMessage> ?? [.. messages];
+        return tokens.CountChat(list) + CountCalls(list) + list.Sum(m => m.Contents.OfType<FunctionResultContent>().Sum(r => tokens.Count(ToolArguments.TextOf(r.Result))));
+    }
 
-    internal static long EstimateTokens(IEnumerable<ChatMessage> messages) =>
-        messages.Sum(m => m.Contents.Sum(c => c switch
-        {
-            TextContent text => EstimateTokens(text.Text),
-            FunctionResultContent result => EstimateTokens(ToolArguments.TextOf(result.Result)),
-            FunctionCallContent call => EstimateTokens(call.Name) + EstimateTokens(ToolArguments.TextOf(call.Arguments)),
-            _ => 0,
-        }) + 4);
+    private int CountCalls(IEnumerable<ChatMessage> messages) =>
+        messages.Sum(m => m.Contents.OfType<FunctionCallContent>().Sum(c => tokens.Count(c.Name) + tokens.Count(ToolArguments.TextOf(c.Arguments))));
 
     /// <summary>The provider's own error text, on one line, without a stack and without any secret.</summary>
     private string ProviderError(Exception ex)

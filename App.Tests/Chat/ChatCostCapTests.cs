@@ -1,0 +1,50 @@
+using AgentSpace.Agents;
+using AgentSpace.Chat;
+using AgentSpace.Limits;
+using AgentSpace.Tenancy;
+using AgentSpace.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace AgentSpace.Tests.Chat;
+
+/// <summary>The app's own cost guard (limits feature) in front of the chat engine's model calls.</summary>
+public sealed class CostCapFixture : ChatFixture
+{
+    protected override bool UseAppCostGuard => true;
+
+    protected override IDictionary<string, string?> ExtraSettings => new Dictionary<string, string?> { ["Limits:SlowDelay"] = "00:00:00.050" };
+}
+
+public sealed class ChatCostCapTests(CostCapFixture data) : IClassFixture<CostCapFixture>
+{
+    [Fact]
+    public async Task Send_ScriptedToolLoopThatNeverEnds_HaltsAtTheCapBeforeTheNextCall()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Member);
+        const decimal cap = 0.02m;
+        var agent = await data.CreateAgentAsync(org.Org, tools: [AgentTools.CurrentTime], costCap: cap);
+        var marker = "q-" + Guid.NewGuid().ToString("N");
+        // Every answer asks for the tool again: without the guard this loop would only end at the step limit.
+        data.Server.RespondWith(r => r.PromptText.Contains(marker, StringComparison.Ordinal)
+            ? new ScriptedReply { ToolCalls = [new ScriptedToolCall(AgentTools.CurrentTime, "{}")], PromptTokens = 2000, CompletionTokens = 500 }
+            : null);
+        var watch = new LiveTurn();
+
+        var outcome = await data.Engine.SendAsync(ChatCaller.For(org.Member), org.Org.Slug, agent.Id, null, "What time is it? " + marker, watch, default);
+
+        Assert.Equal(TurnStatus.HaltedByCostCap, outcome.Status);
+        Assert.StartsWith("Halted by cost cap", outcome.Error, StringComparison.Ordinal);
+        var calls = data.Server.ChatRequests.Count(r => r.PromptText.Contains(marker, StringComparison.Ordinal));
+        Assert.InRange(calls, 2, ChatEngine.MaxModelCalls - 1);
+        var spent = await data.InTenantAsync(org.Org, db => db.Usage.Where(u => u.AgentId == agent.Id).SumAsync(u => u.CostUsd));
+        // Checked before each call with its projected cost: the run never went past its cap.
+        Assert.True(spent <= cap, $"spent {spent}");
+        Assert.Equal(calls, await data.InTenantAsync(org.Org, db => db.Usage.CountAsync(u => u.AgentId == agent.Id)));
+        Assert.Contains(watch.Notices, n => n.Contains("cost cap", StringComparison.Ordinal));
+        var stored = (await data.TurnsAsync(org.Org, outcome.ConversationId)).Single(t => t.Id == outcome.AssistantTurnId);
+        Assert.Equal(TurnStatus.HaltedByCostCap, stored.Status);
+        // Each call asked for the tool and got its result; the call after the last one was never made.
+        Assert.Equal(calls, (await data.ToolCallsAsync(org.Org, outcome.AssistantTurnId)).Count);
+        Assert.Contains(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == LimitsAuditActions.RunHalted);
+    }
+}
