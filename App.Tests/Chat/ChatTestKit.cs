@@ -72,6 +72,9 @@ public class ChatFixture : AppServices
     /// <summary>True: the app's own <see cref="ICostGuard"/> (the limits feature) decides.</summary>
     protected virtual bool UseAppCostGuard => false;
 
+    /// <summary>True: the app's own <see cref="IModelGateway"/> (providers and keys from the vault) connects.</summary>
+    protected virtual bool UseAppGateway => false;
+
     public PermissiveCostGuard Guard { get; } = new();
 
     public override async Task InitializeAsync()
@@ -91,7 +94,41 @@ public class ChatFixture : AppServices
 
     protected override void ConfigureServices(IServiceCollection services)
     {
-        AddTestModels(services, () => Server, UseAppCostGuard ? null : Guard);
+        if (!UseAppGateway)
+        {
+            AddTestModels(services, () => Server, UseAppCostGuard ? null : Guard);
+        }
+        else if (!UseAppCostGuard)
+        {
+            services.RemoveAll<ICostGuard>();
+            services.AddSingleton<ICostGuard>(Guard);
+        }
+    }
+
+    /// <summary>A provider at the recording server with its key and one priced model, created as an owner does on Settings → Models.</summary>
+    public async Task<Guid> AddProviderAsync(AgentSpace.Identity.Actor owner, OrgSummary org)
+    {
+        ArgumentNullException.ThrowIfNull(org);
+        var id = await WithAsync<ProviderService, Guid>(s => s.CreateAsync(owner, org.Slug, new ProviderInput("Recording", ModelProviderKind.OpenAICompatible, Server.BaseUrl), Server.ApiKey, default));
+        await WithAsync<ProviderService, int>(s => s.AddModelsAsync(owner, org.Slug, id, ["scripted-small"], default));
+        await WithAsync<ProviderService>(s => s.SetPriceAsync(owner, org.Slug, id, "scripted-small", 0.5m, 1.5m, default));
+        return id;
+    }
+
+    /// <summary>An agent answering through an existing provider.</summary>
+    public async Task<Agent> CreateAgentWithProviderAsync(OrgSummary org, Guid providerId, string? instructions = null)
+    {
+        var agent = await CreateAgentAsync(org, instructions, offline: true);
+        await InTenantAsync(org, async db =>
+        {
+            var stored = await db.Agents.FirstAsync(a => a.Id == agent.Id);
+            stored.ProviderId = providerId;
+            stored.Model = "scripted-small";
+            await db.SaveChangesAsync();
+        });
+        agent.ProviderId = providerId;
+        agent.Model = "scripted-small";
+        return agent;
     }
 
     /// <summary>Registers the test gateway (and a cost guard, when given) in place of the app's.</summary>
