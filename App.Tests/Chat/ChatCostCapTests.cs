@@ -47,4 +47,28 @@ public sealed class ChatCostCapTests(CostCapFixture data) : IClassFixture<CostCa
         Assert.Equal(calls, (await data.ToolCallsAsync(org.Org, outcome.AssistantTurnId)).Count);
         Assert.Contains(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == LimitsAuditActions.RunHalted);
     }
+
+    [Fact]
+    public async Task Send_PausedAgent_RefusedTurnWithTheReasonAndNoModelCall()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Member);
+        var agent = await data.CreateAgentAsync(org.Org);
+        await data.InTenantAsync(org.Org, async db =>
+        {
+            var stored = await db.Agents.FirstAsync(a => a.Id == agent.Id);
+            stored.PausedAt = data.Clock.GetUtcNow();
+            stored.PausedReason = "Monthly budget used up.";
+            await db.SaveChangesAsync();
+        });
+        var marker = "q-" + Guid.NewGuid().ToString("N");
+
+        var outcome = await data.Engine.SendAsync(ChatCaller.For(org.Member), org.Org.Slug, agent.Id, null, "Hello " + marker, null, default);
+
+        Assert.Equal(TurnStatus.Refused, outcome.Status);
+        Assert.False(string.IsNullOrWhiteSpace(outcome.Error));
+        var turns = await data.TurnsAsync(org.Org, outcome.ConversationId);
+        Assert.Equal([ChatRoles.User, ChatRoles.Assistant], turns.Select(t => t.Role));
+        Assert.Equal((TurnStatus.Refused, outcome.Error), (turns[1].Status, turns[1].Error));
+        Assert.DoesNotContain(data.Server.ChatRequests, r => r.PromptText.Contains(marker, StringComparison.Ordinal));
+    }
 }
