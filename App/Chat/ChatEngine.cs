@@ -283,6 +283,7 @@ public sealed class ChatEngine(
                         {
                             continue;
                         }
+                        var checkedUpTo = answer.Length;
                         if (!separated)
                         {
                             answer.Append("\n\n");
@@ -290,7 +291,7 @@ public sealed class ChatEngine(
                         }
                         answer.Append(delta);
                         var raw = answer.ToString();
-                        if (filter.Find(raw, agent.Instructions) is { } found)
+                        if (filter.Find(raw, agent.Instructions, checkedUpTo) is { } found)
                         {
                             // Leaving the loop disposes the stream, which cancels the provider's response.
                             withheld = found;

@@ -16,22 +16,32 @@ public sealed class OutputFilter(SecretValues secrets)
     public static string WithheldMessage(string what) => $"The answer was withheld: it contained {what}.";
 
     /// <summary>Null when <paramref name="text"/> may be shown; otherwise what it contained, in words.</summary>
-    public string? Find(string text, string? instructions)
+    /// <param name="text">The reply so far.</param>
+    /// <param name="instructions">The agent's instructions.</param>
+    /// <param name="checkedUpTo">
+    /// How much of <paramref name="text"/> an earlier call already passed: only matches that end after it are
+    /// looked for, so a streamed reply is not scanned from the start at every piece.
+    /// </param>
+    public string? Find(string text, string? instructions, int checkedUpTo = 0)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (instructions is { Length: > MinimumInstructionsLength } && text.Contains(instructions.Trim(), StringComparison.Ordinal))
+        var rule = instructions?.Trim();
+        if (rule is { Length: > MinimumInstructionsLength } && Window(text, checkedUpTo, rule.Length).Contains(rule, StringComparison.Ordinal))
         {
             return "the agent's instructions";
         }
         foreach (var secret in secrets.Values)
         {
-            if (text.Contains(secret, StringComparison.Ordinal))
+            if (Window(text, checkedUpTo, secret.Length).Contains(secret, StringComparison.Ordinal))
             {
                 return "a secret value";
             }
         }
         return null;
     }
+
+    private static ReadOnlySpan<char> Window(string text, int checkedUpTo, int needle) =>
+        text.AsSpan(Math.Clamp(checkedUpTo - needle + 1, 0, text.Length));
 
     /// <summary>
     /// How much of <paramref name="text"/> may be shown while it is still growing: everything except a tail
