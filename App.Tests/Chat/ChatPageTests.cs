@@ -84,6 +84,34 @@ public sealed class ChatPageTests(ChatFixture data) : PageTestBase(data), IClass
         Assert.Equal("Offline", turns.Last().ProviderLabel);
     }
 
+    [Fact]
+    public async Task ChatPage_StopWhileStreaming_KeepsTheTextAndShowsStopped()
+    {
+        var org = await Data.OrgWithMemberAsync(OrgRole.Member);
+        var agent = await data.CreateAgentAsync(org.Org);
+        var marker = "q-" + Guid.NewGuid().ToString("N");
+        data.Server.RespondWith(r => r.PromptText.Contains(marker, StringComparison.Ordinal)
+            ? new ScriptedReply { Text = "streaming ", Chunks = 1, ChunkDelay = TimeSpan.FromMilliseconds(20), Endless = true }
+            : null);
+        SignInWithModels(org.Member);
+        var cut = Render<ChatPage>(p => p.Add(x => x.Slug, org.Org.Slug).Add(x => x.AgentId, agent.Id));
+        cut.WaitForAssertion(() => cut.Find("textarea"), Wait);
+        cut.Find("textarea").Input("Keep talking " + marker);
+        cut.WaitForAssertion(() => Assert.False(SendButton(cut).HasAttribute("disabled")), Wait);
+        await cut.InvokeAsync(() => SendButton(cut).Click());
+
+        cut.WaitForAssertion(() => Assert.Contains("streaming streaming", cut.Markup, StringComparison.Ordinal), Wait);
+        Assert.True(cut.Find("textarea").HasAttribute("disabled"));
+        await cut.InvokeAsync(() => cut.FindAll("button").Single(b => b.TextContent.Contains("Stop", StringComparison.Ordinal)).Click());
+
+        var navigation = Services.GetRequiredService<NavigationManager>();
+        cut.WaitForAssertion(() => Assert.Contains("?c=", navigation.Uri, StringComparison.Ordinal), Wait);
+        var conversationId = Guid.Parse(navigation.Uri[(navigation.Uri.IndexOf("?c=", StringComparison.Ordinal) + 3)..]);
+        var answer = (await data.TurnsAsync(org.Org, conversationId)).Last();
+        Assert.Equal(TurnStatus.Stopped, answer.Status);
+        Assert.StartsWith("streaming streaming", answer.Content, StringComparison.Ordinal);
+    }
+
     private static AngleSharp.Dom.IElement SendButton(IRenderedComponent<ChatPage> cut) =>
         cut.FindAll("button").Single(b => b.TextContent.Contains("Send", StringComparison.Ordinal));
 
