@@ -1,3 +1,4 @@
+using AgentSpace.Agents;
 using AgentSpace.Audit;
 using AgentSpace.Chat;
 using AgentSpace.Components;
@@ -27,6 +28,7 @@ public static class AppFeatures
         .AddVault(configuration)
         .AddProviders()
         .AddLimits()
+        .AddAgents()
         .AddChat()
         .AddAppComponents();
 }
