@@ -41,12 +41,12 @@ public sealed class AgentAskCommandTests(ChatFixture data) : IClassFixture<ChatF
     public async Task AgentAsk_ToolCall_AuditedAsAdminCommand()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Member);
-        await data.CreateAgentAsync(org.Org, name: "clock", tools: [Agents.AgentTools.CurrentTime]);
+        await data.CreateAgentAsync(org.Org, name: "clock", tools: [AgentSpace.Agents.AgentTools.CurrentTime]);
         var marker = "q-" + Guid.NewGuid().ToString("N");
         data.Server.RespondWith(r => !r.PromptText.Contains(marker, StringComparison.Ordinal) ? null
             : r.PromptText.Contains("untrusted_content source=\"tool:current_time\"", StringComparison.Ordinal)
                 ? ScriptedReply.Say("It is morning.")
-                : ScriptedReply.CallTool(Agents.AgentTools.CurrentTime, "{}", "Checking the clock."));
+                : ScriptedReply.CallTool(AgentSpace.Agents.AgentTools.CurrentTime, "{}", "Checking the clock."));
 
         var (code, stdout, _) = await RunAsync("agent", "ask", org.Org.Slug, "clock", "Time? " + marker);
 

@@ -74,13 +74,13 @@ public sealed record AgentView(
 }
 
 /// <summary>A provider the agent can use and the models it offers; <see cref="ProviderId"/> null is the offline provider.</summary>
-public sealed record ModelChoice(Guid? ProviderId, string Label, IReadOnlyList<string> Models);
+public sealed record ProviderChoice(Guid? ProviderId, string Label, IReadOnlyList<string> Models);
 
 /// <summary>A fact an agent keeps.</summary>
 public sealed record MemoryRow(Guid Id, string Fact, DateTimeOffset CreatedAt);
 
 /// <summary>The providers an agent can be given, for the editor.</summary>
-public sealed record ModelChoices(OrgContext Org, IReadOnlyList<ModelChoice> Providers);
+public sealed record ModelChoices(OrgContext Org, IReadOnlyList<ProviderChoice> Providers);
 
 /// <summary>Everything the agent page shows. <see cref="Memories"/> is null for a Viewer (Members and up read them).</summary>
-public sealed record AgentDetails(OrgContext Org, AgentView Agent, IReadOnlyList<ModelChoice> Providers, IReadOnlyList<MemoryRow>? Memories);
+public sealed record AgentDetails(OrgContext Org, AgentView Agent, IReadOnlyList<ProviderChoice> Providers, IReadOnlyList<MemoryRow>? Memories);

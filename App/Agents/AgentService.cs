@@ -369,13 +369,13 @@ public sealed class AgentService(TenantOperation operations, TimeProvider clock)
     private static Task<Dictionary<Guid, string>> ProviderNamesAsync(TenantDbContext db, CancellationToken ct) =>
         db.ModelProviders.AsNoTracking().ToDictionaryAsync(p => p.Id, p => p.Name, ct);
 
-    private static async Task<IReadOnlyList<ModelChoice>> ModelChoicesAsync(TenantDbContext db, CancellationToken ct)
+    private static async Task<IReadOnlyList<ProviderChoice>> ModelChoicesAsync(TenantDbContext db, CancellationToken ct)
     {
         var providers = await db.ModelProviders.AsNoTracking().Include(p => p.Models).OrderBy(p => p.Name).ToListAsync(ct);
         return
         [
-            new ModelChoice(null, OfflineChoiceLabel, []),
-            .. providers.Select(p => new ModelChoice(p.Id, p.Name, [.. p.Models.Select(m => m.ModelId).Order(StringComparer.Ordinal)])),
+            new ProviderChoice(null, OfflineChoiceLabel, []),
+            .. providers.Select(p => new ProviderChoice(p.Id, p.Name, [.. p.Models.Select(m => m.ModelId).Order(StringComparer.Ordinal)])),
         ];
     }
 
@@ -391,7 +391,7 @@ public sealed class AgentService(TenantOperation operations, TimeProvider clock)
             ? $"{(providerNames.TryGetValue(id, out var name) ? name : "Unknown provider")} · {agent.Model}"
             : OfflineLabel;
 
-    private static AgentView View(Agent agent, IReadOnlyList<ModelChoice> choices)
+    private static AgentView View(Agent agent, IReadOnlyList<ProviderChoice> choices)
     {
         var names = choices.Where(c => c.ProviderId is not null).ToDictionary(c => c.ProviderId!.Value, c => c.Label);
         return new AgentView(agent.Id, agent.Name, agent.Colour, agent.Description, agent.Instructions, agent.ProviderId, agent.Model,

@@ -17,7 +17,7 @@ public sealed partial class AgentEditor
     private static readonly string[] Palette = ["#3f51b5", "#009688", "#4caf50", "#ff9800", "#e91e63", "#9c27b0", "#607d8b", "#795548"];
 
     private AgentInput? _input;
-    private IReadOnlyList<ModelChoice> _providers = [];
+    private IReadOnlyList<ProviderChoice> _providers = [];
     private IReadOnlyList<MemoryRow>? _memories;
     private Dictionary<string, string> _errors = new(StringComparer.Ordinal);
     private string? _formError;
