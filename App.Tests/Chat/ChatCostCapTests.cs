@@ -49,6 +49,33 @@ public sealed class ChatCostCapTests(CostCapFixture data) : IClassFixture<CostCa
     }
 
     [Fact]
+    public async Task AgentAsk_DailyLimitOfTwo_AnswersTwiceThenRefuses()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Member);
+        var agent = await data.CreateAgentAsync(org.Org, name: "limited-" + Guid.NewGuid().ToString("N")[..6]);
+        await data.InTenantAsync(org.Org, async db =>
+        {
+            var stored = await db.Agents.FirstAsync(a => a.Id == agent.Id);
+            stored.DailyMessageLimit = 2;
+            await db.SaveChangesAsync();
+        });
+
+        var codes = new List<int>();
+        string lastError = "";
+        for (var i = 0; i < 3; i++)
+        {
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            codes.Add(await AgentSpace.Admin.AdminCommands.RunAsync(["agent", "ask", org.Org.Slug, agent.Name, "Question " + i], data.Services, output, error));
+            lastError = error.ToString();
+        }
+
+        // Each ask is one message (its user turn), counted once.
+        Assert.Equal([0, 0, 1], codes);
+        Assert.Contains("limit of 2 messages per day", lastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Send_PausedAgent_RefusedTurnWithTheReasonAndNoModelCall()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Member);

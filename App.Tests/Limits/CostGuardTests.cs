@@ -128,19 +128,19 @@ public sealed class CostGuardTests(LimitsServices app) : IClassFixture<LimitsSer
     }
 
     [Fact]
-    public async Task CheckTurn_AdminAskRunsToday_CountAgainstTheDailyLimit()
+    public async Task CheckTurn_UsageWithoutUserTurns_DoesNotCountAgainstTheDailyLimit()
     {
         var org = await app.NewOrgAsync();
         var agent = await app.AgentAsync(org, dailyLimit: 2);
         var other = await app.AgentAsync(org, dailyLimit: 2);
-        var firstAsk = Guid.NewGuid();
-        // One ask that took two model calls is one message; another agent's turns do not count.
-        await app.RecordAsync(org, firstAsk, agent, 0.01m, UsageSources.Admin);
-        await app.RecordAsync(org, firstAsk, agent, 0.01m, UsageSources.Admin);
+        // Messages are user turns: model calls in the ledger (however many per run) and another agent's turns do not count.
+        await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Admin);
+        await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Admin);
+        await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Chat);
         await app.UserTurnsAsync(org, await app.ConversationAsync(org, other, org.Owner.UserId), 5);
         Assert.Null(await app.CheckTurnAsync(org, agent));
 
-        await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Admin);
+        await app.UserTurnsAsync(org, await app.ConversationAsync(org, agent, Guid.Empty), 2);
 
         Assert.Contains("limit of 2 messages per day", (await app.CheckTurnAsync(org, agent))?.Reason, StringComparison.Ordinal);
     }

@@ -14,9 +14,9 @@ namespace AgentSpace.Limits;
 /// transaction. All periods are UTC calendar days and months.
 /// </summary>
 /// <remarks>
-/// The daily message limit counts the person-written turns (<c>chat_messages</c> with role <c>user</c>) in
-/// the agent's conversations since UTC midnight, plus the operator's <c>agent ask</c> runs that reached the
-/// model (distinct run ids in the ledger with source <c>admin</c>), since that command writes no chat turn.
+/// The daily message limit counts the user turns (<c>chat_messages</c> with role <c>user</c>) in the agent's
+/// conversations since UTC midnight: a person's messages and the operator's <c>agent ask</c> questions alike
+/// (the command writes its question as a user turn too), each once however many model calls it took.
 /// <see cref="CheckTurnAsync"/> is asked before the new turn is written, so a limit of N admits N turns a day.
 /// </remarks>
 public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IOptions<LimitsOptions> options) : ICostGuard
@@ -211,8 +211,7 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
               (select monthly_quota_usd from org_limit_settings where id = 1),
               (select coalesce(sum(cost_usd), 0) from usage_records where agent_id = @agent and occurred_at >= @month),
               (select count(*) from chat_messages m join conversations c on c.id = m.conversation_id
-                where c.agent_id = @agent and m.role = 'user' and m.created_at >= @day)
-              + (select count(distinct run_id) from usage_records where agent_id = @agent and source = 'admin' and occurred_at >= @day),
+                where c.agent_id = @agent and m.role = 'user' and m.created_at >= @day),
               a.name, a.monthly_budget_usd, a.daily_message_limit, a.paused_at, a.paused_reason
             from (select 1) as one
             left join agents a on a.id = @agent
