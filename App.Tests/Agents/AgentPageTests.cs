@@ -199,4 +199,19 @@ public sealed class AgentPageTests(AppServices data) : PageTestBase(data), IClas
         cut.WaitForAssertion(() => Assert.Contains("Agent not found", cut.Markup, StringComparison.Ordinal), Wait);
         Assert.DoesNotContain("Victim's secret agent", cut.Markup, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Editor_AdminAddsMemory_ItIsListed()
+    {
+        var (owner, org, admin) = await Data.OrgWithMemberAsync(OrgRole.Admin);
+        var agent = await CreateAsync(owner, org.Slug, "Learner");
+        SignInAs(admin);
+
+        var cut = Render<AgentEditor>(p => p.Add(x => x.Slug, org.Slug).Add(x => x.AgentId, agent.Id));
+        cut.WaitForAssertion(() => Assert.Contains("No memories yet.", cut.Markup, StringComparison.Ordinal), Wait);
+        cut.Find("#new-memory").Change("Refunds take five working days.");
+        cut.FindAll("button").Single(b => b.TextContent.Trim() == "Add memory").Click();
+
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("[aria-label='Delete memory: Refunds take five working days.']")), Wait);
+    }
 }

@@ -372,4 +372,26 @@ public sealed class AgentServiceTests(AppServices app) : IClassFixture<AppServic
         Assert.DoesNotContain("555-0100", audit.Details, StringComparison.Ordinal);
         await Assert.ThrowsAsync<AgentMemoryNotFoundException>(() => app.WithAsync<AgentService>(s => s.DeleteMemoryAsync(owner, org.Slug, agent.Id, newer, default)));
     }
+
+    [Fact]
+    public async Task AddMemory_ByAdmin_IsListedAndAuditedWithoutTheFact_MembersAndBadInputRefused()
+    {
+        var (owner, org, member) = await app.OrgWithMemberAsync(OrgRole.Member);
+        var agent = await CreateAsync(owner, org.Slug, Valid("Noted"));
+
+        await app.WithAsync<AgentService>(s => s.AddMemoryAsync(owner, org.Slug, agent.Id, "  Invoices are due in 30 days.  ", default));
+
+        var listed = await app.WithAsync<AgentService, IReadOnlyList<MemoryRow>>(s => s.ListMemoriesAsync(member, org.Slug, agent.Id, default));
+        Assert.Equal(["Invoices are due in 30 days."], listed.Select(m => m.Fact));
+        var audit = Assert.Single(await app.AuditLogAsync(owner, org.Slug), e => e.Action == AgentsAuditActions.MemoryAdded);
+        Assert.DoesNotContain("Invoices", audit.Details, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<OrgForbiddenException>(() => app.WithAsync<AgentService>(s => s.AddMemoryAsync(member, org.Slug, agent.Id, "Member fact.", default)));
+        var empty = await Assert.ThrowsAsync<AgentValidationException>(() => app.WithAsync<AgentService>(s => s.AddMemoryAsync(owner, org.Slug, agent.Id, "   ", default)));
+        Assert.True(empty.Errors.ContainsKey("Fact"));
+        await Assert.ThrowsAsync<AgentValidationException>(() => app.WithAsync<AgentService>(s => s.AddMemoryAsync(owner, org.Slug, agent.Id, new string('x', 2001), default)));
+        var otherOwner = await app.NewUserAsync("other");
+        var otherOrg = await app.CreateOrgAsync(otherOwner);
+        await Assert.ThrowsAsync<AgentNotFoundException>(() => app.WithAsync<AgentService>(s => s.AddMemoryAsync(otherOwner, otherOrg.Slug, agent.Id, "Planted.", default)));
+        Assert.Single(await app.WithAsync<AgentService, IReadOnlyList<MemoryRow>>(s => s.ListMemoriesAsync(member, org.Slug, agent.Id, default)));
+    }
 }

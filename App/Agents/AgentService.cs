@@ -219,6 +219,41 @@ public sealed class AgentService(TenantOperation operations, TimeProvider clock)
             return await MemoriesAsync(work.Db, agentId, token);
         }, ct);
 
+    /// <summary>
+    /// An Admin gives the agent a fact to keep (what the memory tool would save), so even an Offline agent has
+    /// something to answer from. Same bounds as the tool: at most <see cref="Chat.Tools.MemoryPlugin.MaxFacts"/>
+    /// facts of <see cref="Chat.Tools.MemoryPlugin.MaxFactLength"/> characters.
+    /// </summary>
+    public Task AddMemoryAsync(Actor actor, OrgRef org, Guid agentId, string fact, CancellationToken ct)
+    {
+        var text = (fact ?? "").Trim();
+        if (text.Length == 0)
+        {
+            throw new AgentValidationException(new Dictionary<string, string> { ["Fact"] = "Write the fact to remember." });
+        }
+        if (text.Length > Chat.Tools.MemoryPlugin.MaxFactLength)
+        {
+            throw new AgentValidationException(new Dictionary<string, string> { ["Fact"] = $"A memory can be at most {Chat.Tools.MemoryPlugin.MaxFactLength:N0} characters." });
+        }
+        return operations.RunAsync(actor, org, OrgRole.Admin, "agents.memories.add", async (work, token) =>
+        {
+            var agent = await work.Db.Agents.AsNoTracking().Where(a => a.Id == agentId).Select(a => new { a.Id, a.Name }).FirstOrDefaultAsync(token)
+                ?? throw new AgentNotFoundException();
+            if (await work.Db.AgentMemories.CountAsync(m => m.AgentId == agentId, token) >= Chat.Tools.MemoryPlugin.MaxFacts)
+            {
+                throw new AgentValidationException(new Dictionary<string, string> { ["Fact"] = $"{agent.Name} already keeps {Chat.Tools.MemoryPlugin.MaxFacts} facts. Delete some first." });
+            }
+            var memory = new AgentMemory { Id = Guid.NewGuid(), AgentId = agentId, Fact = text, CreatedBy = actor.UserId, CreatedAt = clock.GetUtcNow() };
+            work.Db.AgentMemories.Add(memory);
+            work.Audit(AgentsAuditActions.MemoryAdded, memory.Id.ToString(), new Dictionary<string, string?>
+            {
+                ["agent_id"] = agent.Id.ToString(),
+                ["agent_name"] = agent.Name,
+                ["fact_chars"] = text.Length.ToString(CultureInfo.InvariantCulture),
+            });
+        }, ct);
+    }
+
     public Task DeleteMemoryAsync(Actor actor, OrgRef org, Guid agentId, Guid memoryId, CancellationToken ct) =>
         operations.RunAsync(actor, org, OrgRole.Admin, "agents.memories.delete", async (work, token) =>
         {

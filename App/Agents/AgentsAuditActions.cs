@@ -9,5 +9,6 @@ public static class AgentsAuditActions
     public const string Paused = "agent.paused";
     public const string Resumed = "agent.resumed";
     public const string Deleted = "agent.deleted";
+    public const string MemoryAdded = "memory.added";
     public const string MemoryDeleted = "memory.deleted";
 }

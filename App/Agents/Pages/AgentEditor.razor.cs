@@ -19,6 +19,8 @@ public sealed partial class AgentEditor
     private AgentInput? _input;
     private IReadOnlyList<ProviderChoice> _providers = [];
     private IReadOnlyList<MemoryRow>? _memories;
+    private readonly NewMemory _newMemory = new();
+    private string? _memoryError;
     private Dictionary<string, string> _errors = new(StringComparer.Ordinal);
     private string? _formError;
     private bool _agentMissing;
@@ -242,6 +244,24 @@ public sealed partial class AgentEditor
         {
             Navigation.NavigateTo(OrgPath("agents"));
         }
+    }
+
+    private async Task AddMemoryAsync()
+    {
+        _memoryError = null;
+        var added = false;
+        await BusyAsync(async () => added = await TryAsync((actor, ct) => AgentService.AddMemoryAsync(actor, Slug, Agent!.Id, _newMemory.Fact, ct), "Memory added.",
+            error => _memoryError = error));
+        if (added)
+        {
+            _newMemory.Fact = "";
+            await RefreshAsync();
+        }
+    }
+
+    private sealed class NewMemory
+    {
+        public string Fact { get; set; } = "";
     }
 
     private async Task DeleteMemoryAsync(MemoryRow memory)
