@@ -27,6 +27,8 @@ public sealed class Screenshots
     {
         ArgumentNullException.ThrowIfNull(page);
         var path = Path.Combine(Folder, string.Create(CultureInfo.InvariantCulture, $"{++_step:00}-{step}.png"));
+        // From the top: a full-page shot of a scrolled page draws the fixed app bar half-way down.
+        await page.EvaluateAsync("() => window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         _output.WriteLine($"screenshot: {path}");
     }

@@ -78,6 +78,9 @@ public sealed class UserBrowser
         await Expect(Page.Locator("h1")).ToContainTextAsync(name);
     }
 
+    /// <summary>Waits until the circuit is quiet: the server has handled the last click or keystroke and its re-render arrived.</summary>
+    public Task WaitUntilIdleAsync() => _circuit.WaitUntilIdleAsync();
+
     /// <summary>
     /// Fills a Blazor-bound input and leaves it (so a bind-on-change reaches the server), then waits for the
     /// server's re-render: a late render caused by the previous field must not overwrite the next one.
