@@ -11,7 +11,7 @@ namespace AgentSpace.E2E.Agents;
 /// memory on the agent's page, and chats with it. The answer is labelled Offline, quotes the memory with a
 /// numbered citation, and says plainly when it has nothing to go on.
 /// </summary>
-public sealed class OfflineAgentChatTests(RunningApp app, ITestOutputHelper output) : IClassFixture<RunningApp>
+public sealed partial class OfflineAgentChatTests(RunningApp app, ITestOutputHelper output) : IClassFixture<RunningApp>
 {
     private const string SupportHours = "Our support line is open Monday to Friday from 8am to 6pm Berlin time.";
     private const string Invoices = "Invoices are sent on the first working day of each month.";
@@ -56,6 +56,9 @@ public sealed class OfflineAgentChatTests(RunningApp app, ITestOutputHelper outp
         await Expect(quote).ToHaveTextAsync(SupportHours + " [1]");
         await Expect(answer.Locator("ol > li")).ToHaveTextAsync(new Regex("^memory: Our support line"));
         await Expect(answer).Not.ToContainTextAsync("Invoices");
+        // Styled as a quotation and a numbered list inside the bubble (MudBlazor's reset strips both otherwise).
+        await Expect(quote).ToHaveCSSAsync("border-left-style", "solid");
+        await Expect(answer.Locator("ol")).ToHaveCSSAsync("padding-left", NonZeroPixels());
         // The new conversation has its own address and is listed, named after the question.
         await Expect(page).ToHaveURLAsync(new Regex(@"\?c=[0-9a-f-]{36}$"));
         await Expect(page.GetByRole(AriaRole.Listbox, new() { Name = "Conversations" })).ToContainTextAsync("When is the support line open?");
@@ -68,4 +71,7 @@ public sealed class OfflineAgentChatTests(RunningApp app, ITestOutputHelper outp
         await Expect(page.Locator("[data-turn=assistant]")).ToHaveCountAsync(2);
         await shots.TakeAsync(page, "chat-offline-nothing-found");
     }
+
+    [GeneratedRegex(@"^[1-9][0-9.]*px$")]
+    private static partial Regex NonZeroPixels();
 }

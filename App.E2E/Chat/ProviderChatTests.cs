@@ -91,6 +91,8 @@ public sealed partial class ProviderChatTests(RunningApp app, ITestOutputHelper 
         var code = markdown.Locator(".app-code-block pre code");
         await Expect(code).ToHaveTextAsync("standup post --status \"on track\"");
         await Expect(code).ToHaveClassAsync("language-bash");
+        await Expect(markdown.Locator("ul")).ToHaveCSSAsync("padding-left", NonZeroPixels());
+        await Expect(markdown.Locator(".app-code-block pre")).ToHaveCSSAsync("overflow-x", "auto");
         await Expect(markdown.Locator("img")).ToHaveCountAsync(0);
         await Expect(markdown).ToContainTextAsync("<img src=x onerror=\"window.__injected=1\"> stays text.");
         Assert.True(await page.EvaluateAsync<bool>("() => window.__injected === undefined"));
@@ -118,6 +120,12 @@ public sealed partial class ProviderChatTests(RunningApp app, ITestOutputHelper 
         var chart = page.GetByTestId("usage-chart");
         await Expect(chart.Locator("svg").First).ToBeVisibleAsync();
         await Expect(chart).ToContainTextAsync("Timekeeper");
+        // The day's bar stands tall against an axis in cents (it used to be a sliver on the default 0–20 dollar axis).
+        await Expect(chart.Locator(".mud-charts-yaxis")).ToContainTextAsync("$0.01");
+        var bars = await chart.Locator(".mud-tab-panel-active path.mud-chart-bar").EvaluateAllAsync<double[]>("paths => paths.map(p => p.getBBox().height)");
+        var plotHeight = await chart.Locator(".mud-tab-panel-active .mud-charts-gridlines-yaxis").EvaluateAsync<double>("g => g.getBBox().height");
+        output.WriteLine($"tallest bar {bars.Max():F1} of {plotHeight:F1}");
+        Assert.True(bars.Max() > plotHeight / 2, $"The spend bar is {bars.Max():F1} high in a plot {plotHeight:F1} high.");
         await Expect(page.GetByTestId("org-month")).ToContainTextAsync("$0.0146");
         var budgets = page.GetByRole(AriaRole.Table, new() { Name = "Agent budgets" });
         var agentRow = budgets.GetByRole(AriaRole.Row).Filter(new() { HasText = "Timekeeper" });
@@ -181,6 +189,9 @@ public sealed partial class ProviderChatTests(RunningApp app, ITestOutputHelper 
             await Task.Delay(50);
         }
     }
+
+    [GeneratedRegex(@"^[1-9][0-9.]*px$")]
+    private static partial Regex NonZeroPixels();
 
     [GeneratedRegex(@"^Tool current_time · success · \d+ ms$")]
     private static partial Regex ToolStepSummary();
