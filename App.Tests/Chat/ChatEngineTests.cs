@@ -7,6 +7,7 @@ using AgentSpace.Hosting;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
+using AgentSpace.Vault;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentSpace.Tests.Chat;
@@ -89,7 +90,8 @@ public sealed class ChatEngineTests(ChatFixture data) : IClassFixture<ChatFixtur
     {
         var (org, agent) = await MemberWithAgentAsync(tools: [AgentTools.Memory, AgentTools.CurrentTime]);
         var secret = "sk-live-" + Guid.NewGuid().ToString("N");
-        data.Services.GetRequiredService<SecretValues>().Add(secret);
+        // One of the organization's own keys, as the vault holds it once sealed.
+        await data.Services.GetRequiredService<ISecretVault>().SealAsync(org.Org.Id, SecretPurposes.ModelProviderApiKey, Guid.NewGuid(), secret, default);
         var marker = "q-" + Guid.NewGuid().ToString("N");
         var longText = new string('x', 500);
         const string saveTool = "memory_save";
@@ -229,7 +231,8 @@ public sealed class ChatEngineTests(ChatFixture data) : IClassFixture<ChatFixtur
     {
         var (org, agent) = await MemberWithAgentAsync();
         var secret = "sk-proj-" + Guid.NewGuid().ToString("N");
-        data.Services.GetRequiredService<SecretValues>().Add(secret);
+        // One of the organization's own keys, as the vault holds it once sealed.
+        await data.Services.GetRequiredService<ISecretVault>().SealAsync(org.Org.Id, SecretPurposes.ModelProviderApiKey, Guid.NewGuid(), secret, default);
         var marker = "q-" + Guid.NewGuid().ToString("N");
         data.Server.RespondWith(r => r.PromptText.Contains(marker, StringComparison.Ordinal)
             ? new ScriptedReply { Text = "Sure, the key is " + secret + " and that is all.", Chunks = 12 }

@@ -159,6 +159,65 @@ public sealed class ProviderServiceTests(ProvidersFixture data) : IClassFixture<
         }
     }
 
+    [Fact]
+    public async Task Update_AddressMovedToAnotherServer_KeyIsClearedAuditedAndNeverSentThere()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        const string key = "sk-moved-canary-5d1e0a77c3b2";
+        var id = await data.AddProviderAsync(org.Owner, org.Org, _server, apiKey: key);
+        await using var elsewhere = await RecordingModelServer.StartAsync();
+
+        var cleared = await WithAsync(s => s.UpdateAsync(org.Member, org.Org.Slug, id, new ProviderInput("Recording", ModelProviderKind.OpenAICompatible, elsewhere.BaseUrl), null, default));
+        await WithAsync(s => s.TestConnectionAsync(org.Member, org.Org.Slug, id, default));
+
+        Assert.True(cleared);
+        Assert.Null((await WithAsync(s => s.ListAsync(org.Owner, org.Org.Slug, default))).Providers.Single().KeyHint);
+        Assert.NotEmpty(elsewhere.Received);
+        Assert.DoesNotContain(elsewhere.Received, r => (r.Authorization ?? "").Contains(key, StringComparison.Ordinal) || r.Body.Contains(key, StringComparison.Ordinal));
+        var update = Assert.Single(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == ProvidersAuditActions.ProviderUpdated);
+        Assert.Equal("cleared", JsonSerializer.Deserialize<Dictionary<string, string?>>(update.Details)!["api_key"]);
+        Assert.DoesNotContain(key[^4..], update.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Update_KindChanged_KeyIsCleared()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        var id = await data.AddProviderAsync(org.Owner, org.Org, _server);
+
+        var cleared = await WithAsync(s => s.UpdateAsync(org.Owner, org.Org.Slug, id, new ProviderInput("Recording", ModelProviderKind.Anthropic, _server.BaseUrl), null, default));
+
+        Assert.True(cleared);
+        Assert.Null((await WithAsync(s => s.ListAsync(org.Owner, org.Org.Slug, default))).Providers.Single().KeyHint);
+    }
+
+    [Fact]
+    public async Task Update_RenamedOnTheSameServer_KeyIsKept()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        var id = await data.AddProviderAsync(org.Owner, org.Org, _server);
+
+        var cleared = await WithAsync(s => s.UpdateAsync(org.Owner, org.Org.Slug, id, new ProviderInput("Renamed", ModelProviderKind.OpenAICompatible, _server.BaseUrl), null, default));
+        var result = await WithAsync(s => s.TestConnectionAsync(org.Owner, org.Org.Slug, id, default));
+
+        Assert.False(cleared);
+        Assert.True(result.Succeeded, result.Message);
+    }
+
+    [Fact]
+    public async Task Update_NewAddressWithANewKeyInTheSameSave_NewKeyIsUsed()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        var id = await data.AddProviderAsync(org.Owner, org.Org, _server, apiKey: "sk-old-key-for-first-server-00");
+        await using var elsewhere = await RecordingModelServer.StartAsync();
+
+        var cleared = await WithAsync(s => s.UpdateAsync(org.Owner, org.Org.Slug, id, new ProviderInput("Recording", ModelProviderKind.OpenAICompatible, elsewhere.BaseUrl), elsewhere.ApiKey, default));
+        var result = await WithAsync(s => s.TestConnectionAsync(org.Owner, org.Org.Slug, id, default));
+
+        Assert.False(cleared);
+        Assert.True(result.Succeeded, result.Message);
+    }
+
     [Theory]
     [InlineData("ftp://models.example.com/v1")]
     [InlineData("api.openai.com/v1")]

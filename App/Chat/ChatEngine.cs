@@ -8,8 +8,10 @@ using AgentSpace.Hosting;
 using AgentSpace.Limits;
 using AgentSpace.Providers;
 using AgentSpace.Tenancy;
+using AgentSpace.Vault;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
 
 namespace AgentSpace.Chat;
@@ -29,7 +31,8 @@ public sealed class ChatEngine(
     IServiceScopeFactory scopes,
     LiveRuns runs,
     OutputFilter filter,
-    SecretValues secrets,
+    TenantSecrets secrets,
+    IOptions<ChatAnswerOptions> answerOptions,
     TokenCounter tokens,
     TimeProvider clock,
     ILogger<ChatEngine> logger)
@@ -212,9 +215,17 @@ public sealed class ChatEngine(
     private async Task<TurnOutcome> StreamAsync(IServiceProvider services, ChatTenant tenant, ICostGuard guard, ChatCaller caller, OrgContext org,
         TurnStart start, LiveRun run, LiveTurn watch)
     {
-        var token = run.Token;
+        var limits = answerOptions.Value;
+        // The answer's time limit runs on the network's clock, like the provider calls' own timeouts (a test's fake clock must not freeze it).
+        using var timeLimit = new CancellationTokenSource(limits.MaxAnswerDuration, TimeProvider.System);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(run.Token, timeLimit.Token);
+        var token = linked.Token;
         var agent = start.Agent;
         var answer = new StringBuilder();
+        var guarded = filter.SecretsOf(org.Id);
+        var hold = 0;
+        var shownLength = 0;
+        var cut = false;
         var notices = new List<string>();
         string status;
         string? error = null;
@@ -238,6 +249,10 @@ public sealed class ChatEngine(
             }
             watch.Label = connection.Label;
             watch.Raise();
+            // Read after connecting, so the provider's key, opened just now, is among them.
+            guarded = filter.SecretsOf(org.Id);
+            hold = OutputFilter.HoldBack(guarded);
+            var overlap = OutputFilter.Overlap(guarded, agent.Instructions);
             var messages = Prompt(agent, start.Memories, start.History, start.UserTurn.Content);
             var toolbox = AgentToolbox.For(agent.Tools, new ToolContext(tenant, caller, org, agent.Id, start.AssistantTurnId), clock);
             var options = new ChatOptions
@@ -289,16 +304,34 @@ public sealed class ChatEngine(
                             answer.Append("\n\n");
                             separated = true;
                         }
+                        var room = limits.MaxAnswerChars - answer.Length;
+                        if (delta.Length >= room)
+                        {
+                            // Beyond the limit the call is cancelled (leaving the loop below disposes the stream).
+                            delta = delta[..Math.Max(room, 0)];
+                            cut = true;
+                        }
                         answer.Append(delta);
-                        var raw = answer.ToString();
-                        if (filter.Find(raw, agent.Instructions, checkedUpTo) is { } found)
+                        // Only the new text and enough before it for a match that ends in it: linear in the answer's length.
+                        var from = Math.Max(checkedUpTo - overlap, 0);
+                        if (OutputFilter.Find(answer.ToString(from, answer.Length - from), agent.Instructions, guarded) is { } found)
                         {
                             // Leaving the loop disposes the stream, which cancels the provider's response.
                             withheld = found;
                             break;
                         }
-                        watch.Text = raw[..filter.ShowableLength(raw)];
-                        watch.Raise();
+                        // The last `hold` characters are never shown while streaming, whatever they are.
+                        var showable = Math.Max(answer.Length - hold, 0);
+                        if (showable > shownLength)
+                        {
+                            shownLength = showable;
+                            watch.Text = answer.ToString(0, showable);
+                            watch.Raise();
+                        }
+                        if (cut)
+                        {
+                            break;
+                        }
                         if (Environment.TickCount64 - lastSave >= SaveEveryMs)
                         {
                             lastSave = Environment.TickCount64;
@@ -335,6 +368,11 @@ public sealed class ChatEngine(
                     error = OutputFilter.WithheldMessage(withheld);
                     break;
                 }
+                if (cut)
+                {
+                    Notice($"The answer was cut at {limits.MaxAnswerChars:N0} characters.");
+                    break;
+                }
                 var result = updates.ToChatResponse();
                 var calls = result.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
                 if (calls.Count == 0)
@@ -351,6 +389,13 @@ public sealed class ChatEngine(
                 messages.Add(new ChatMessage(ChatRole.Tool, results));
             }
         }
+        catch (OperationCanceledException) when (timeLimit.IsCancellationRequested && !run.Token.IsCancellationRequested)
+        {
+            // Our limit, not the person's Stop nor a shutdown: the turn is complete with what it has, and says why.
+            status = TurnStatus.Complete;
+            cut = true;
+            Notice($"The answer took longer than {Duration(limits.MaxAnswerDuration)} and was cut there.");
+        }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             status = run.StopRequested ? TurnStatus.Stopped : TurnStatus.Interrupted;
@@ -360,7 +405,7 @@ public sealed class ChatEngine(
             status = TurnStatus.Failed;
             if (ReferenceEquals(ex, providerFailure) || ex is UserFacingException)
             {
-                error = ProviderError(ex);
+                error = ProviderError(org.Id, ex);
             }
             else
             {
@@ -369,14 +414,13 @@ public sealed class ChatEngine(
             }
         }
 
-        var content = status switch
-        {
-            TurnStatus.Refused => "",
-            TurnStatus.Complete or TurnStatus.HaltedByCostCap => answer.ToString(),
-            _ => watch.Text,
-        };
-        // A secret registered while the answer streamed is caught here at the latest.
-        if (status != TurnStatus.Refused && filter.Find(content, agent.Instructions) is { } late)
+        var full = status == TurnStatus.Refused ? "" : answer.ToString();
+        // An answer the model ended keeps all its text. One that was cut off (Stop, a shutdown, a failure, a limit) keeps
+        // what was shown: everything but the held-back tail, decided by its length alone, never by what it holds.
+        var content = status is TurnStatus.Complete or TurnStatus.HaltedByCostCap && !cut ? full : full[..Math.Max(full.Length - hold, 0)];
+        // The whole text, with the organization's secrets as they are now (a key registered while the answer streamed
+        // is caught here at the latest): withheld only on a whole match.
+        if (status != TurnStatus.Refused && OutputFilter.Find(full, agent.Instructions, filter.SecretsOf(org.Id)) is { } late)
         {
             withheld = late;
             status = TurnStatus.Refused;
@@ -436,9 +480,11 @@ public sealed class ChatEngine(
             }
         }
         var duration = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        var arguments = ToolArguments.Redact(call.Arguments, secrets);
-        var statedReason = reason is null ? null : ToolArguments.Cut(secrets.Redact(reason), 1900);
-        var preview = ToolArguments.Cut(secrets.Redact(result), 500);
+        // The organization's own secrets and the configured ones: another organization's keys never change this one's records.
+        string Redact(string text) => secrets.Redact(org.Id, text);
+        var arguments = ToolArguments.Redact(call.Arguments, Redact);
+        var statedReason = reason is null ? null : ToolArguments.Cut(Redact(reason), 1900);
+        var preview = ToolArguments.Cut(Redact(result), 500);
         var toolName = ToolArguments.Cut(call.Name, 90);
         await tenant.RunAsync(caller, org, OrgRole.Viewer, "chat.tool", async (w, t) =>
         {
@@ -574,10 +620,14 @@ public sealed class ChatEngine(
         messages.Sum(m => m.Contents.OfType<FunctionCallContent>().Sum(c => tokens.Count(c.Name) + tokens.Count(ToolArguments.TextOf(c.Arguments))));
 
     /// <summary>The provider's own error text, on one line, without a stack and without any secret.</summary>
-    private string ProviderError(Exception ex)
+    private string ProviderError(Guid organizationId, Exception ex)
     {
         var text = string.Join(' ', ex.Message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        text = ToolArguments.Cut(secrets.Redact(text), 600);
+        text = ToolArguments.Cut(secrets.Redact(organizationId, text), 600);
         return ex is UserFacingException ? text : "The model provider failed: " + text;
     }
+
+    private static string Duration(TimeSpan span) => span >= TimeSpan.FromMinutes(1) && span.Seconds == 0 && span.Milliseconds == 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{span.TotalMinutes:0} minute{(span.TotalMinutes == 1 ? "" : "s")}")
+        : string.Create(CultureInfo.InvariantCulture, $"{span.TotalSeconds:0.#} seconds");
 }

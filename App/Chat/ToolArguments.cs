@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentSpace.Hosting;
 
 namespace AgentSpace.Chat;
 
@@ -9,13 +8,15 @@ public static class ToolArguments
     public const int MaxValueLength = 200;
     public const int MaxJsonLength = 4000;
 
-    public static string Redact(IDictionary<string, object?>? arguments, SecretValues secrets)
+    /// <param name="arguments">The call's arguments.</param>
+    /// <param name="redact">Replaces the secrets of the organization the call belongs to.</param>
+    public static string Redact(IDictionary<string, object?>? arguments, Func<string, string> redact)
     {
-        ArgumentNullException.ThrowIfNull(secrets);
+        ArgumentNullException.ThrowIfNull(redact);
         var redacted = new SortedDictionary<string, string?>(StringComparer.Ordinal);
         foreach (var (name, value) in arguments ?? new Dictionary<string, object?>())
         {
-            redacted[Cut(secrets.Redact(name), 100)] = value is null ? null : Cut(secrets.Redact(TextOf(value)), MaxValueLength);
+            redacted[Cut(redact(name), 100)] = value is null ? null : Cut(redact(TextOf(value)), MaxValueLength);
         }
         var json = JsonSerializer.Serialize(redacted);
         return json.Length <= MaxJsonLength ? json : json[..MaxJsonLength];

@@ -29,6 +29,7 @@ public sealed class ProviderService(
     OrganizationAccess access,
     TenantOperation operations,
     ISecretVault vault,
+    TenantSecrets openedSecrets,
     ProviderConnector connector,
     IOptions<ModelsOptions> options,
     IHostEnvironment environment,
@@ -94,16 +95,32 @@ public sealed class ProviderService(
         return id;
     }
 
-    /// <summary>Renames a provider or changes its kind or address; the key stays as it is.</summary>
-    public async Task UpdateAsync(Actor actor, string slug, Guid providerId, ProviderInput input, CancellationToken ct)
+    /// <summary>What the Models page says when a save cleared the key.</summary>
+    public const string KeyClearedNotice =
+        "The API key was cleared because the address or kind changed: enter the key again for the new address.";
+
+    /// <summary>Renames a provider or changes its kind or address; see the overload with a new key.</summary>
+    public Task UpdateAsync(Actor actor, string slug, Guid providerId, ProviderInput input, CancellationToken ct) =>
+        UpdateAsync(actor, slug, providerId, input, null, ct);
+
+    /// <summary>
+    /// Renames a provider or changes its kind or address, and sets a new key when one is given. A change of kind or of
+    /// the address's scheme, host or port clears the stored key (unless a new one comes with it): the key was given
+    /// for that server, and must not be sent to another one an Admin names later. Returns true when the key was cleared.
+    /// </summary>
+    public async Task<bool> UpdateAsync(Actor actor, string slug, Guid providerId, ProviderInput input, string? newApiKey, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(input);
         var (name, baseUrl) = Validate(input);
-        await operations.RunAsync(actor, slug, OrgRole.Admin, "providers.update", async (work, token) =>
+        var key = CleanKey(newApiKey, required: false);
+        var org = await access.RequireAsync(actor, slug, OrgRole.Admin, "providers.update", ct);
+        var sealedKey = key is null ? null : await vault.SealAsync(org.Id, SecretPurposes.ModelProviderApiKey, providerId, key, ct);
+        var cleared = await operations.RunAsync(actor, slug, OrgRole.Admin, "providers.update", async (work, token) =>
         {
             var provider = await FindAsync(work, providerId, token);
             await EnsureNameFreeAsync(work, name, providerId, token);
             var details = new Dictionary<string, string?> { ["name"] = name };
+            var clear = false;
             if (provider.Name != name)
             {
                 details["previous_name"] = provider.Name;
@@ -116,14 +133,40 @@ public sealed class ProviderService(
             {
                 details["base_url"] = baseUrl;
             }
+            if (sealedKey is not null)
+            {
+                provider.ApiKeyCiphertext = sealedKey.Ciphertext;
+                provider.ApiKeyVersion = sealedKey.KeyVersion;
+                provider.ApiKeyHint = SecretHint.Mask(key!);
+                details["api_key"] = "set";
+            }
+            else if (provider.ApiKeyCiphertext is not null && (provider.Kind != input.Kind || !SameServer(provider.BaseUrl, baseUrl)))
+            {
+                provider.ApiKeyCiphertext = null;
+                provider.ApiKeyVersion = null;
+                provider.ApiKeyHint = null;
+                details["api_key"] = "cleared";
+                clear = true;
+            }
             provider.Name = name;
             provider.Kind = input.Kind;
             provider.BaseUrl = baseUrl;
             provider.UpdatedAt = clock.GetUtcNow();
             await SaveAsync(work, name, token);
             work.Audit(ProvidersAuditActions.ProviderUpdated, providerId.ToString(), details);
+            return clear;
         }, ct);
+        if (cleared)
+        {
+            openedSecrets.Remove(org.Id, SecretPurposes.ModelProviderApiKey, providerId);
+        }
+        return cleared;
     }
+
+    /// <summary>Same scheme, host and port (the path may differ: the key still goes to the same server).</summary>
+    private static bool SameServer(string before, string after) =>
+        Uri.TryCreate(before, UriKind.Absolute, out var a) && Uri.TryCreate(after, UriKind.Absolute, out var b)
+        && Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0;
 
     /// <summary>Sets or replaces the API key (sealed by the vault); null or blank removes it (providers that need none).</summary>
     public async Task SetApiKeyAsync(Actor actor, string slug, Guid providerId, string? apiKey, CancellationToken ct)
@@ -142,11 +185,16 @@ public sealed class ProviderService(
             work.Audit(key is null ? ProvidersAuditActions.ApiKeyRemoved : ProvidersAuditActions.ApiKeySet, providerId.ToString(),
                 new Dictionary<string, string?> { ["name"] = provider.Name });
         }, ct);
+        if (key is null)
+        {
+            openedSecrets.Remove(org.Id, SecretPurposes.ModelProviderApiKey, providerId);
+        }
     }
 
     /// <summary>Deletes a provider no agent uses; its models and sealed key go with it.</summary>
-    public async Task DeleteAsync(Actor actor, string slug, Guid providerId, CancellationToken ct) =>
-        await operations.RunAsync(actor, slug, OrgRole.Admin, "providers.delete", async (work, token) =>
+    public async Task DeleteAsync(Actor actor, string slug, Guid providerId, CancellationToken ct)
+    {
+        var orgId = await operations.RunAsync(actor, slug, OrgRole.Admin, "providers.delete", async (work, token) =>
         {
             var provider = await FindAsync(work, providerId, token);
             var users = await work.Db.Agents.Where(a => a.ProviderId == providerId).OrderBy(a => a.Name).Select(a => a.Name).ToListAsync(token);
@@ -165,7 +213,10 @@ public sealed class ProviderService(
                 throw InUse(provider.Name, []);
             }
             work.Audit(ProvidersAuditActions.ProviderDeleted, providerId.ToString(), new Dictionary<string, string?> { ["name"] = provider.Name });
+            return work.Org.Id;
         }, ct);
+        openedSecrets.Remove(orgId, SecretPurposes.ModelProviderApiKey, providerId);
+    }
 
     /// <summary>The model ids the provider lists (not stored: the Admin picks which to offer).</summary>
     public async Task<IReadOnlyList<string>> FetchModelsAsync(Actor actor, string slug, Guid providerId, CancellationToken ct)

@@ -20,7 +20,8 @@ public sealed partial class OrganizationService(
     TenantUnitOfWork tenants,
     TenancyRateLimits limits,
     TimeProvider clock,
-    ILogger<OrganizationService> logger)
+    ILogger<OrganizationService> logger,
+    Vault.TenantSecrets? openedSecrets = null)
 {
     private static readonly HashSet<string> ReservedSlugs = new(StringComparer.Ordinal)
     {
@@ -192,6 +193,7 @@ public sealed partial class OrganizationService(
     {
         // Crypto-shredding first: once this commits, no copy of the organization's secrets can be opened again.
         await Vault.SecretVault.DestroyKeysAsync(db, organizationId, ct);
+        openedSecrets?.Forget(organizationId);
         // Not cancellable: a half-removed tenant is worse than a slow request.
         await migrator.DropTenantAsync(schema, CancellationToken.None);
         await db.Organizations.Where(o => o.Id == organizationId).ExecuteDeleteAsync(ct);

@@ -12,7 +12,8 @@ public static class SecretPurposes
 /// <summary>
 /// Envelope encryption of an organization's secrets: sealed under the organization's data key with
 /// associated data = organization id + purpose + record id, so a ciphertext copied to another row or
-/// organization does not open. Every value opened or sealed is added to <see cref="Hosting.SecretValues"/>.
+/// organization does not open. Every value opened or sealed is registered for its organization in
+/// <see cref="TenantSecrets"/> (the chat's output filter; long values also reach <see cref="Hosting.SecretValues"/>).
 /// </summary>
 public interface ISecretVault
 {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using AgentSpace.Data;
-using AgentSpace.Hosting;
 using Microsoft.EntityFrameworkCore;
 
 namespace AgentSpace.Vault;
@@ -16,7 +15,7 @@ namespace AgentSpace.Vault;
 public sealed class SecretVault(
     IDbContextFactory<PlatformDbContext> platformFactory,
     MasterKeyRing masterKeys,
-    SecretValues secrets,
+    TenantSecrets secrets,
     SlowCallGuard guard,
     TimeProvider clock) : ISecretVault
 {
@@ -26,8 +25,8 @@ public sealed class SecretVault(
     {
         ArgumentNullException.ThrowIfNull(plaintext);
         var associatedData = AssociatedData(organizationId, purpose, recordId);
-        // Known to the scrubber before anything below can fail while it is in memory.
-        secrets.Add(plaintext);
+        // Known to the organization's filter (and, when long, the scrubber) before anything below can fail while it is in memory.
+        secrets.Set(organizationId, purpose, recordId, plaintext);
         guard.Check("A credentials vault call");
         var (version, dataKey) = await CurrentDataKeyAsync(organizationId, ct);
         var plain = Encoding.UTF8.GetBytes(plaintext);
@@ -65,7 +64,7 @@ public sealed class SecretVault(
             gcm.Decrypt(sealedBytes.AsSpan(0, DataKeys.NonceSize), sealedBytes.AsSpan(DataKeys.NonceSize, plain.Length),
                 sealedBytes.AsSpan(DataKeys.NonceSize + plain.Length), plain, associatedData);
             var plaintext = Encoding.UTF8.GetString(plain);
-            secrets.Add(plaintext);
+            secrets.Set(organizationId, purpose, recordId, plaintext);
             return plaintext;
         }
         catch (CryptographicException)
@@ -82,7 +81,8 @@ public sealed class SecretVault(
 
     /// <summary>
     /// Crypto-shredding: deletes every data key of the organization in the caller's platform transaction, so
-    /// every ciphertext sealed for it (including copies in backups) can no longer be opened.
+    /// every ciphertext sealed for it (including copies in backups) can no longer be opened. The caller then
+    /// calls <see cref="TenantSecrets.Forget"/> so no opened plaintext of it stays in this process.
     /// </summary>
     public static Task<int> DestroyKeysAsync(PlatformDbContext db, Guid organizationId, CancellationToken ct)
     {

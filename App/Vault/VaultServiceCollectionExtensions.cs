@@ -12,6 +12,7 @@ public static class VaultServiceCollectionExtensions
         services.TryAddSingleton<SecretValues>();
         services.AddSingleton(sp => MasterKeyRing.Load(configuration, sp.GetRequiredService<IHostEnvironment>(), sp.GetRequiredService<SecretValues>()));
         services.AddStartupCheck<VaultStartupCheck>();
+        services.TryAddSingleton<TenantSecrets>();
         services.AddSingleton<ISecretVault, SecretVault>();
         services.AddSingleton<MasterKeyRotation>();
         services.AddVaultAdminCommands();

@@ -29,7 +29,7 @@ public sealed partial class Models
 
     private string KeyHelp => _editor?.Id is null
         ? "Stored encrypted; shown once, here, as you type it. Leave empty for a local server that needs no key."
-        : $"Current key: {_editor.KeyHint ?? "none"}. Leave empty to keep it.";
+        : $"Current key: {_editor.KeyHint ?? "none"}. Leave empty to keep it; changing the kind or the address's server clears it, so enter it again then.";
 
     protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
@@ -96,6 +96,7 @@ public sealed partial class Models
         try
         {
             var input = new ProviderInput(editor.Name, editor.Kind, editor.BaseUrl);
+            var keyCleared = false;
             var saved = await TryAsync(async (actor, ct) =>
             {
                 if (editor.Id is not { } id)
@@ -103,12 +104,12 @@ public sealed partial class Models
                     await Providers.CreateAsync(actor, Slug, input, editor.ApiKey, ct);
                     return;
                 }
-                await Providers.UpdateAsync(actor, Slug, id, input, ct);
-                if (!string.IsNullOrWhiteSpace(editor.ApiKey))
-                {
-                    await Providers.SetApiKeyAsync(actor, Slug, id, editor.ApiKey, ct);
-                }
+                keyCleared = await Providers.UpdateAsync(actor, Slug, id, input, editor.ApiKey, ct);
             }, editor.Id is null ? $"{input.Name?.Trim()} added." : "Provider saved.", onRefused: message => _editorError = message);
+            if (saved && keyCleared)
+            {
+                Snackbar.Add(ProviderService.KeyClearedNotice, Severity.Warning);
+            }
             if (saved)
             {
                 // The key leaves the circuit's state: the form object and the password field go away with the editor.
