@@ -175,7 +175,7 @@ public sealed class ProviderServiceTests(ProvidersFixture data) : IClassFixture<
         Assert.NotEmpty(elsewhere.Received);
         Assert.DoesNotContain(elsewhere.Received, r => (r.Authorization ?? "").Contains(key, StringComparison.Ordinal) || r.Body.Contains(key, StringComparison.Ordinal));
         var update = Assert.Single(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == ProvidersAuditActions.ProviderUpdated);
-        Assert.Equal("cleared", JsonSerializer.Deserialize<Dictionary<string, string?>>(update.Details)!["api_key"]);
+        Assert.Equal("cleared", JsonSerializer.Deserialize<Dictionary<string, string?>>(update.Details)!["credential"]);
         Assert.DoesNotContain(key[^4..], update.Details, StringComparison.Ordinal);
     }
 

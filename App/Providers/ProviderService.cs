@@ -138,14 +138,15 @@ public sealed class ProviderService(
                 provider.ApiKeyCiphertext = sealedKey.Ciphertext;
                 provider.ApiKeyVersion = sealedKey.KeyVersion;
                 provider.ApiKeyHint = SecretHint.Mask(key!);
-                details["api_key"] = "set";
+                // "credential": the audit log blanks detail names that contain "key".
+                details["credential"] = "replaced";
             }
             else if (provider.ApiKeyCiphertext is not null && (provider.Kind != input.Kind || !SameServer(provider.BaseUrl, baseUrl)))
             {
                 provider.ApiKeyCiphertext = null;
                 provider.ApiKeyVersion = null;
                 provider.ApiKeyHint = null;
-                details["api_key"] = "cleared";
+                details["credential"] = "cleared";
                 clear = true;
             }
             provider.Name = name;
