@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Globalization;
 using Anthropic;
 using Anthropic.Core;
 using Anthropic.Models.Models;
@@ -20,6 +21,9 @@ public sealed record ProviderEndpoint(string Name, ModelProviderKind Kind, strin
 /// </summary>
 public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<ModelsOptions> options, SecretValues secrets)
 {
+    /// <summary>The most model ids taken from a provider's list (a page cannot offer more, and a hostile list could be endless).</summary>
+    public const int MaxListedModels = 2000;
+
     internal IChatClient ChatClient(ProviderEndpoint endpoint, string model)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
@@ -32,8 +36,16 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
         return new ProviderErrorChatClient(client, endpoint.Name, text => Redact(text, endpoint.ApiKey));
     }
 
-    /// <summary>The model ids the provider lists. Throws <see cref="ModelCallException"/> with the provider's words when it refuses.</summary>
-    public async Task<IReadOnlyList<string>> ListModelsAsync(ProviderEndpoint endpoint, CancellationToken ct)
+    /// <summary>
+    /// The model ids the provider lists, at most <see cref="MaxListedModels"/> (the first in order). Throws
+    /// <see cref="ModelCallException"/> with the provider's words when it refuses.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListModelsAsync(ProviderEndpoint endpoint, CancellationToken ct) =>
+        (await ListAsync(endpoint, ct)).Ids;
+
+    private sealed record ModelList(IReadOnlyList<string> Ids, bool Capped);
+
+    private async Task<ModelList> ListAsync(ProviderEndpoint endpoint, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         try
@@ -44,7 +56,7 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
                 using var client = Anthropic(endpoint);
                 var page = await client.Models.List(new ModelListParams { Limit = 1000 }, ct);
                 ids.AddRange(page.Items.Select(m => m.ID));
-                while (page.HasNext() && ids.Count < 5000)
+                while (page.HasNext() && ids.Count <= MaxListedModels)
                 {
                     page = await page.Next(ct);
                     ids.AddRange(page.Items.Select(m => m.ID));
@@ -55,7 +67,8 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
                 var models = await OpenAI(endpoint).GetOpenAIModelClient().GetModelsAsync(ct);
                 ids.AddRange(models.Value.Select(m => m.Id));
             }
-            return [.. ids.Where(id => !string.IsNullOrWhiteSpace(id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+            var distinct = ids.Where(id => !string.IsNullOrWhiteSpace(id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            return new ModelList([.. distinct.Take(MaxListedModels)], distinct.Count > MaxListedModels);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested && ProviderErrors.Describe(ex, endpoint.Name, t => Redact(t, endpoint.ApiKey)) is { } described)
         {
@@ -77,8 +90,10 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
         ArgumentNullException.ThrowIfNull(endpoint);
         try
         {
-            var models = await ListModelsAsync(endpoint, ct);
-            return new ConnectionTestResult(true, $"Connected to {endpoint.Name}: it lists {models.Count} model{(models.Count == 1 ? "" : "s")}.");
+            var models = await ListAsync(endpoint, ct);
+            return new ConnectionTestResult(true, models.Capped
+                ? string.Create(CultureInfo.InvariantCulture, $"Connected to {endpoint.Name}: it lists more than {MaxListedModels:N0} models; only the first {MaxListedModels:N0} (in name order) are offered.")
+                : $"Connected to {endpoint.Name}: it lists {models.Ids.Count} model{(models.Ids.Count == 1 ? "" : "s")}.");
         }
         catch (ModelCallException listing) when (listing.ProviderStatus is 404 or 405 && fallbackModel is not null)
         {

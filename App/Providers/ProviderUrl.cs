@@ -5,8 +5,9 @@ namespace AgentSpace.Providers;
 /// <summary>
 /// A provider's base URL: absolute http(s), no user info, query or fragment. Plain http only to this machine
 /// (a local Ollama, LM Studio or vLLM), in Development, or where <c>Models:AllowPlainHttp</c> is set, because the
-/// API key travels in every request. Link-local addresses (cloud metadata services) are refused: "Test connection"
-/// shows what the server answered, and that must not become a way to read them.
+/// API key travels in every request. Link-local addresses and cloud metadata services are refused (the rules of
+/// <see cref="ProviderAddress"/>): "Test connection" shows what the server answered, and that must not become a way
+/// to read them. Here only the URL as written is checked; names are checked again after DNS, at connect time.
 /// </summary>
 internal static class ProviderUrl
 {
@@ -25,9 +26,9 @@ internal static class ProviderUrl
         {
             throw new ProviderRuleException("The base URL must not contain a user name, password, query or fragment. Enter the API key in its own field.");
         }
-        if (IsLinkLocal(uri))
+        if (Refusal(uri) is { } reason)
         {
-            throw new ProviderRuleException("This address is not allowed as a provider: it is a link-local (metadata service) address.");
+            throw new ProviderRuleException($"This address is not allowed as a provider: it is {reason}.");
         }
         if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback && !allowPlainHttp)
         {
@@ -36,21 +37,17 @@ internal static class ProviderUrl
         return uri.GetLeftPart(UriPartial.Path).TrimEnd('/');
     }
 
-    private static bool IsLinkLocal(Uri uri)
+    // Names of metadata services, compared without the trailing dot that makes a name fully qualified. Any other name
+    // that resolves to such an address is refused when the connection is made (ProviderAddress.ConnectAsync).
+    private static readonly string[] MetadataNames = ["metadata.google.internal", "instance-data.ec2.internal"];
+
+    private static string? Refusal(Uri uri)
     {
-        if (uri.Host.Equals("metadata.google.internal", StringComparison.OrdinalIgnoreCase))
+        var host = uri.DnsSafeHost.TrimEnd('.');
+        if (MetadataNames.Contains(host, StringComparer.OrdinalIgnoreCase))
         {
-            return true;
+            return "a cloud metadata service";
         }
-        if (!IPAddress.TryParse(uri.DnsSafeHost, out var address))
-        {
-            return false;
-        }
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-        var bytes = address.GetAddressBytes();
-        return address.IsIPv6LinkLocal || (bytes.Length == 4 && bytes[0] == 169 && bytes[1] == 254);
+        return IPAddress.TryParse(host, out var address) ? ProviderAddress.Refusal(address) : null;
     }
 }
