@@ -48,6 +48,35 @@ public sealed class MarkdownRendererTests
         Assert.DoesNotMatch(@"(?i)href\s*=\s*""?\s*(javascript|data|vbscript):", html);
     }
 
+    [Theory]
+    [InlineData("[click](//evil.test/path)")]
+    [InlineData("[click](///evil.test/path)")]
+    [InlineData("[click](\\\\evil.test/path)")]
+    [InlineData("[click](/o/other-org/agents)")]
+    [InlineData("[click](settings/models)")]
+    [InlineData("[click](../admin)")]
+    [InlineData("[click](#top)")]
+    [InlineData("[click](?delete=1)")]
+    [InlineData("[click][r]\n\n[r]: //evil.test")]
+    [InlineData("[click](https:evil.test)")]
+    [InlineData("[click](ftp://files.example.com/a)")]
+    [InlineData("![x](/api/avatar.png)")]
+    public void Render_RelativeOrProtocolRelativeLink_KeepsTextButHasNoHref(string markdown)
+    {
+        var html = _renderer.RenderHtml(markdown);
+
+        Assert.DoesNotContain("href=", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("src=", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("[docs](https://example.com/a?b=1#c)", "https://example.com/a?b=1#c")]
+    [InlineData("[plain](http://intranet.example/wiki)", "http://intranet.example/wiki")]
+    [InlineData("[mail](mailto:help@example.com)", "mailto:help@example.com")]
+    [InlineData("see www.example.com/x", "http://www.example.com/x")]
+    public void Render_AbsoluteLink_KeepsItsHref(string markdown, string href) =>
+        Assert.Contains($"href=\"{href}\"", _renderer.RenderHtml(markdown), StringComparison.Ordinal);
+
     [Fact]
     public void Render_CodeBlock_IsASeparateTextSegmentWithItsLanguage()
     {

@@ -15,7 +15,7 @@ public sealed record CodeSegment(string Code, string? Language) : MarkdownSegmen
 /// <summary>
 /// Model answers as Markdown (Markdig) turned into HTML that is safe to put in the page: raw HTML in the
 /// Markdown is shown as text, and the result goes through HtmlSanitizer (no script, no event handlers, no
-/// <c>javascript:</c> or <c>data:</c> links). Code blocks come out as <see cref="CodeSegment"/>s, rendered by
+/// <c>javascript:</c> or <c>data:</c> links); a link keeps its address only if it is a full http(s) or mailto one. Code blocks come out as <see cref="CodeSegment"/>s, rendered by
 /// the page as text, so a copy button can sit beside each.
 /// </summary>
 public sealed class MarkdownRenderer
@@ -92,13 +92,39 @@ public sealed class MarkdownRenderer
         sanitizer.AllowDataAttributes = false;
         sanitizer.PostProcessNode += (_, e) =>
         {
-            // Links leave the app in a new tab, without the referrer or a handle back to the page.
-            if (e.Node is AngleSharp.Dom.IElement { TagName: "A" } link)
+            if (e.Node is not AngleSharp.Dom.IElement element)
             {
-                link.SetAttribute("rel", "noopener noreferrer nofollow");
-                link.SetAttribute("target", "_blank");
+                return;
+            }
+            foreach (var name in UrlAttributes)
+            {
+                if (element.GetAttribute(name) is { } url && !IsAbsoluteLink(url))
+                {
+                    element.RemoveAttribute(name);
+                }
+            }
+            // Links leave the app in a new tab, without the referrer or a handle back to the page.
+            if (element.TagName == "A")
+            {
+                element.SetAttribute("rel", "noopener noreferrer nofollow");
+                element.SetAttribute("target", "_blank");
             }
         };
         return sanitizer;
+    }
+
+    private static readonly string[] UrlAttributes = ["href", "src", "cite", "action", "formaction", "poster", "background"];
+
+    /// <summary>
+    /// Only a full http(s) or mailto address. A relative link (<c>/o/other-org/agents</c>) would act inside the app
+    /// with the reader's session, and a protocol-relative one (<c>//evil.test</c>) leaves it while looking local.
+    /// </summary>
+    internal static bool IsAbsoluteLink(string url)
+    {
+        var text = url.Trim();
+        return !text.StartsWith("//", StringComparison.Ordinal)
+            && !text.StartsWith('\\')
+            && Uri.TryCreate(text, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp ? !string.IsNullOrEmpty(uri.Host) : uri.Scheme == Uri.UriSchemeMailto);
     }
 }
