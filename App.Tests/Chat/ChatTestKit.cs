@@ -50,7 +50,7 @@ public sealed class PermissiveCostGuard : ICostGuard
 {
     public ConcurrentQueue<UsageEntry> Recorded { get; } = new();
 
-    public Task<TurnRefusal?> CheckTurnAsync(Guid organizationId, Guid agentId, CancellationToken ct) => Task.FromResult<TurnRefusal?>(null);
+    public Task<TurnRefusal?> CheckTurnAsync(TenantWork work, Guid agentId, CancellationToken ct) => Task.FromResult<TurnRefusal?>(null);
 
     public Task<SpendDecision> CheckCallAsync(Guid organizationId, RunBudget run, decimal projectedUsd, CancellationToken ct) =>
         Task.FromResult(new SpendDecision(SpendTier.Ok, 0, run?.CapUsd, TimeSpan.Zero, null));
@@ -60,6 +60,8 @@ public sealed class PermissiveCostGuard : ICostGuard
         Recorded.Enqueue(entry);
         return Task.CompletedTask;
     }
+
+    public Task ReleaseAsync(Guid organizationId, Guid reservationId, CancellationToken ct) => Task.CompletedTask;
 }
 
 /// <summary>The app's services with a recording model server behind every provider, and (unless <see cref="UseAppCostGuard"/>) a permissive cost guard.</summary>

@@ -1,3 +1,4 @@
+using AgentSpace.Chat;
 using AgentSpace.Data;
 using AgentSpace.Limits;
 using AgentSpace.Tenancy;
@@ -97,7 +98,7 @@ public sealed class CostGuardTests(LimitsServices app) : IClassFixture<LimitsSer
             {
                 break;
             }
-            await app.RecordAsync(org, run, agent, 0.3m);
+            await app.RecordAsync(org, run, agent, 0.3m, reservationId: decision.ReservationId);
             calls++;
         }
 
@@ -128,12 +129,12 @@ public sealed class CostGuardTests(LimitsServices app) : IClassFixture<LimitsSer
     }
 
     [Fact]
-    public async Task CheckTurn_UsageWithoutUserTurns_DoesNotCountAgainstTheDailyLimit()
+    public async Task CheckTurn_UsageWithoutTurns_DoesNotCountAgainstTheDailyLimit()
     {
         var org = await app.NewOrgAsync();
         var agent = await app.AgentAsync(org, dailyLimit: 2);
         var other = await app.AgentAsync(org, dailyLimit: 2);
-        // Messages are user turns: model calls in the ledger (however many per run) and another agent's turns do not count.
+        // Messages are answers: model calls in the ledger (however many per run) and another agent's turns do not count.
         await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Admin);
         await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Admin);
         await app.RecordAsync(org, Guid.NewGuid(), agent, 0.01m, UsageSources.Chat);
@@ -143,6 +144,93 @@ public sealed class CostGuardTests(LimitsServices app) : IClassFixture<LimitsSer
         await app.UserTurnsAsync(org, await app.ConversationAsync(org, agent, Guid.Empty), 2);
 
         Assert.Contains("limit of 2 messages per day", (await app.CheckTurnAsync(org, agent))?.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckTurn_EveryAnswerCountsButALimitsOwnRefusalDoesNot()
+    {
+        var org = await app.NewOrgAsync();
+        var agent = await app.AgentAsync(org, dailyLimit: 3);
+        var conversation = await app.ConversationAsync(org, agent, org.Owner.UserId);
+        var now = app.Clock.GetUtcNow();
+        var question = new ChatTurn { Id = Guid.CreateVersion7(), ConversationId = conversation, Role = ChatRoles.User, Content = "Q", Status = TurnStatus.Complete, CreatedAt = now };
+        ChatTurn Answer(string status, string? provider) => new()
+        {
+            Id = Guid.CreateVersion7(), ConversationId = conversation, Role = ChatRoles.Assistant, Content = "", Status = status,
+            ProviderLabel = provider, ReplyToId = question.Id, CreatedAt = now,
+        };
+        await app.Get<TenantUnitOfWork>().RunAsync(org.Schema, (db, ct) =>
+        {
+            db.ChatTurns.Add(question);
+            // Two answers to one question (a Regenerate) and ten refusals by a limit, before any provider was reached.
+            db.ChatTurns.Add(Answer(TurnStatus.Complete, "Recording"));
+            db.ChatTurns.Add(Answer(TurnStatus.Failed, "Recording"));
+            db.ChatTurns.AddRange(Enumerable.Range(0, 10).Select(_ => Answer(TurnStatus.Refused, null)));
+            return Task.CompletedTask;
+        }, default);
+        Assert.Null(await app.CheckTurnAsync(org, agent));
+
+        // An answer the output filter withheld was still a model call.
+        await app.Get<TenantUnitOfWork>().RunAsync(org.Schema, (db, ct) =>
+        {
+            db.ChatTurns.Add(Answer(TurnStatus.Refused, "Recording"));
+            return Task.CompletedTask;
+        }, default);
+
+        Assert.Contains("limit of 3 messages per day", (await app.CheckTurnAsync(org, agent))?.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckCall_EightAtOnceAgainstABudget_AdmitsOnlyWhatFitsWithCallsInFlight()
+    {
+        var org = await app.NewOrgAsync();
+        var agent = await app.AgentAsync(org, monthlyBudget: 1m);
+
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.3m))));
+
+        var admitted = decisions.Where(d => d.Tier != SpendTier.Halt).ToList();
+        Assert.Equal(3, admitted.Count);
+        Assert.All(admitted, d => Assert.NotNull(d.ReservationId));
+        Assert.All(decisions.Where(d => d.Tier == SpendTier.Halt), d => Assert.Contains("$0.90 more held by calls in progress", d.Message, StringComparison.Ordinal));
+        Assert.Equal(3, await app.ReservationsAsync(org));
+    }
+
+    [Fact]
+    public async Task CheckCall_ReservationRecordedOrReleased_GivesWayToTheActualCost()
+    {
+        var org = await app.NewOrgAsync();
+        await app.WithAsync<UsageService>(s => s.SetMonthlyQuotaAsync(org.Owner, org.Slug, 1m, default));
+        var agent = await app.AgentAsync(org);
+        var first = await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.6m);
+        var second = await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.6m);
+        Assert.Equal((SpendTier.Ok, SpendTier.Halt), (first.Tier, second.Tier));
+        Assert.Contains("monthly quota of $1.00", second.Message, StringComparison.Ordinal);
+
+        // The call cost less than projected: its usage replaces the reservation.
+        await app.RecordAsync(org, Guid.NewGuid(), agent, 0.2m, reservationId: first.ReservationId);
+        var third = await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.6m);
+        Assert.Equal(SpendTier.Ok, third.Tier);
+        Assert.Equal(1, await app.ReservationsAsync(org));
+
+        // A call that failed before any answer gives its reservation back.
+        await app.WithAsync<ICostGuard>(g => g.ReleaseAsync(org.Id, third.ReservationId!.Value, default));
+        Assert.Equal(0, await app.ReservationsAsync(org));
+        Assert.Equal(SpendTier.Ok, (await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.8m)).Tier);
+    }
+
+    [Fact]
+    public async Task CheckCall_ReservationOlderThanItsLifetime_NoLongerHoldsTheBudget()
+    {
+        var org = await app.NewOrgAsync();
+        var agent = await app.AgentAsync(org, monthlyBudget: 1m);
+        Assert.Equal(SpendTier.Ok, (await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.9m)).Tier);
+        Assert.Equal(SpendTier.Halt, (await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.2m)).Tier);
+
+        // The node making that call died: after the lifetime its reservation is let go.
+        app.Clock.Advance(CostGuard.ReservationLifetime + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(SpendTier.Ok, (await app.CheckCallAsync(org, Guid.NewGuid(), agent, null, 0.2m)).Tier);
+        Assert.Equal(1, await app.ReservationsAsync(org));
     }
 
     [Fact]
@@ -305,8 +393,8 @@ public sealed class CostGuardTests(LimitsServices app) : IClassFixture<LimitsSer
     }
 
     [Fact]
-    public async Task CheckTurn_UnknownOrganization_IsNotFound()
+    public async Task CheckCall_UnknownOrganization_IsNotFound()
     {
-        await Assert.ThrowsAsync<OrgNotFoundException>(() => app.WithAsync<ICostGuard, TurnRefusal?>(g => g.CheckTurnAsync(Guid.NewGuid(), Guid.NewGuid(), default)));
+        await Assert.ThrowsAsync<OrgNotFoundException>(() => app.WithAsync<ICostGuard, SpendDecision>(g => g.CheckCallAsync(Guid.NewGuid(), new RunBudget(Guid.NewGuid(), null, null), 0.1m, default)));
     }
 }

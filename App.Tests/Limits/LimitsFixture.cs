@@ -5,6 +5,7 @@ using AgentSpace.Identity;
 using AgentSpace.Limits;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentSpace.Tests.Limits;
 
@@ -99,15 +100,29 @@ public static class LimitsData
     }
 
     public static Task RecordAsync(this AppServices app, LimitsOrg org, Guid runId, Guid? agentId, decimal costUsd,
-        string source = UsageSources.Chat, Guid? conversationId = null, Guid? userId = null, int input = 1000, int output = 500) =>
+        string source = UsageSources.Chat, Guid? conversationId = null, Guid? userId = null, int input = 1000, int output = 500, Guid? reservationId = null) =>
         app.WithAsync<ICostGuard>(g => g.RecordAsync(org.Id,
-            new UsageEntry(source, runId, agentId, conversationId, null, userId, "Recording", "test-model", input, output, costUsd, Estimated: false), default));
+            new UsageEntry(source, runId, agentId, conversationId, null, userId, "Recording", "test-model", input, output, costUsd, Estimated: false, reservationId), default));
 
     public static Task<SpendDecision> CheckCallAsync(this AppServices app, LimitsOrg org, Guid runId, Guid? agentId, decimal? cap, decimal projected) =>
         app.WithAsync<ICostGuard, SpendDecision>(g => g.CheckCallAsync(org.Id, new RunBudget(runId, agentId, cap), projected, default));
 
+    /// <summary>The turn check in a unit of work of its own, as the system (the chat engine runs it in the unit that writes the turn).</summary>
     public static Task<TurnRefusal?> CheckTurnAsync(this AppServices app, LimitsOrg org, Guid agentId) =>
-        app.WithAsync<ICostGuard, TurnRefusal?>(g => g.CheckTurnAsync(org.Id, agentId, default));
+        CheckTurnAsync(app, org.Id, agentId);
+
+    public static async Task<TurnRefusal?> CheckTurnAsync(this AppServices app, Guid organizationId, Guid agentId)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var guard = scope.ServiceProvider.GetRequiredService<ICostGuard>();
+        return await scope.ServiceProvider.GetRequiredService<TenantOperation>()
+            .RunAsSystemAsync(organizationId, "test: turn check", (w, ct) => guard.CheckTurnAsync(w, agentId, ct), default);
+    }
+
+    /// <summary>Live reservations (calls in flight) in the organization.</summary>
+    public static Task<int> ReservationsAsync(this AppServices app, LimitsOrg org) =>
+        app.Get<TenantUnitOfWork>().RunAsync(org.Schema, (db, ct) =>
+            Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.Set<UsageReservation>(), ct), default);
 
     public static async Task<Agent> ReadAgentAsync(this AppServices app, LimitsOrg org, Guid agentId) =>
         await app.Get<TenantUnitOfWork>().RunAsync(org.Schema, (db, ct) =>

@@ -105,25 +105,25 @@ public sealed class ChatEngine(
 
     private sealed record TurnRequest(Guid AgentId, Guid? ConversationId, string? Text, Guid? AnswerUserTurnId);
 
-    private sealed record TurnStart(Agent Agent, List<AgentMemory> Memories, List<ChatTurn> History, Guid ConversationId, ChatTurn UserTurn, Guid AssistantTurnId);
+    private sealed record TurnStart(Agent Agent, List<AgentMemory> Memories, List<ChatTurn> History, Guid ConversationId, ChatTurn UserTurn, Guid AssistantTurnId,
+        TurnRefusal? Refusal);
 
     private async Task<TurnOutcome> RunAsync(IServiceProvider services, ChatCaller caller, OrgContext org, TurnRequest request, LiveTurn? watch, CancellationToken ct)
     {
         var tenant = services.GetRequiredService<ChatTenant>();
         var guard = services.GetRequiredService<ICostGuard>();
-        var refusal = await guard.CheckTurnAsync(org.Id, request.AgentId, ct);
         var runId = Guid.CreateVersion7();
         // Live before the turn is written, so a page reading the conversation meanwhile does not take it for interrupted.
         var run = runs.Start(runId, caller.UserId, ct);
         try
         {
-            var start = await BeginAsync(tenant, caller, org, request, runId, refusal, ct);
+            var start = await BeginAsync(tenant, guard, caller, org, request, runId, ct);
             watch ??= new LiveTurn();
             watch.ConversationId = start.ConversationId;
             watch.UserTurnId = start.UserTurn.Id;
             watch.AssistantTurnId = start.AssistantTurnId;
             watch.RunId = runId;
-            if (refusal is not null)
+            if (start.Refusal is { } refusal)
             {
                 watch.Status = TurnStatus.Refused;
                 watch.Error = refusal.Reason;
@@ -139,11 +139,13 @@ public sealed class ChatEngine(
         }
     }
 
-    private async Task<TurnStart> BeginAsync(ChatTenant tenant, ChatCaller caller, OrgContext org, TurnRequest request, Guid runId, TurnRefusal? refusal, CancellationToken ct) =>
+    private async Task<TurnStart> BeginAsync(ChatTenant tenant, ICostGuard guard, ChatCaller caller, OrgContext org, TurnRequest request, Guid runId, CancellationToken ct) =>
         await tenant.RunAsync(caller, org, OrgRole.Member, "chat.send", async (w, t) =>
         {
             var agent = await w.Db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == request.AgentId, t)
                 ?? throw new ChatNotFoundException("Agent");
+            // In this unit of work, under the guard's lock for the agent: the answer written below is counted by the next turn's check.
+            var refusal = await guard.CheckTurnAsync(w, agent.Id, t);
             var now = clock.GetUtcNow();
             Conversation conversation;
             if (request.ConversationId is { } conversationId)
@@ -208,7 +210,7 @@ public sealed class ChatEngine(
             var memories = await w.Db.AgentMemories.AsNoTracking().Where(m => m.AgentId == agent.Id)
                 .OrderByDescending(m => m.CreatedAt).Take(MaxMemories).ToListAsync(t);
             await w.Db.SaveChangesAsync(t);
-            return new TurnStart(agent, memories, history, conversation.Id, user, assistant.Id);
+            return new TurnStart(agent, memories, history, conversation.Id, user, assistant.Id, refusal);
         }, ct);
 
     /// <summary>The model calls and tool loop, outside any unit of work.</summary>
@@ -282,15 +284,16 @@ public sealed class ChatEngine(
                 {
                     Notice(decision.Message ?? (decision.Tier == SpendTier.Warn ? "This run has used half of its cost cap." : "This run is close to its cost cap and slows down."));
                 }
-                if (decision.Tier == SpendTier.Slow && call > 0 && decision.Delay > TimeSpan.Zero)
-                {
-                    await Task.Delay(decision.Delay, token);
-                }
 
                 var updates = new List<ChatResponseUpdate>();
                 var separated = answer.Length == 0;
                 try
                 {
+                    // Inside the try: the call's reservation is settled in the finally even when Stop ends the wait.
+                    if (decision.Tier == SpendTier.Slow && call > 0 && decision.Delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(decision.Delay, token);
+                    }
                     await foreach (var update in connection.Client.GetStreamingResponseAsync(messages, options, token))
                     {
                         updates.Add(update);
@@ -359,7 +362,11 @@ public sealed class ChatEngine(
                     if (updates.Count > 0)
                     {
                         await guard.RecordAsync(org.Id, new UsageEntry(caller.Source, run.RunId, agent.Id, start.ConversationId, start.AssistantTurnId,
-                            caller.Person?.UserId, connection.Label, connection.Model, input, output, callCost, counted), CancellationToken.None);
+                            caller.Person?.UserId, connection.Label, connection.Model, input, output, callCost, counted, decision.ReservationId), CancellationToken.None);
+                    }
+                    else if (decision.ReservationId is { } reservation)
+                    {
+                        await guard.ReleaseAsync(org.Id, reservation, CancellationToken.None);
                     }
                 }
                 if (withheld is not null)

@@ -90,6 +90,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new ToolCallRecordConfiguration());
         modelBuilder.ApplyConfiguration(new UsageRecordConfiguration());
         modelBuilder.ApplyConfiguration(new OrgLimitSettingsConfiguration());
+        modelBuilder.ApplyConfiguration(new UsageReservationConfiguration());
         SnakeCaseNames.Apply(modelBuilder);
     }
 }

@@ -1,6 +1,9 @@
+using System.Buffers.Binary;
 using System.Data;
 using System.Data.Common;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using AgentSpace.Data;
 using AgentSpace.Tenancy;
 using Microsoft.EntityFrameworkCore;
@@ -9,57 +12,73 @@ using Microsoft.Extensions.Options;
 namespace AgentSpace.Limits;
 
 /// <summary>
-/// The limits on every path that calls a model, read from the usage ledger. Each check is one short system
-/// unit of work and one query; a decision that changes something (a pause, a halt) is audited in the same
-/// transaction. All periods are UTC calendar days and months.
+/// The limits on every path that calls a model, read from the usage ledger. Each check is one short
+/// unit of work and one query under an advisory lock; a decision that changes something (a pause, a halt,
+/// a reservation) is written, and audited, in the same transaction. All periods are UTC calendar days and months.
 /// </summary>
 /// <remarks>
-/// The daily message limit counts the user turns (<c>chat_messages</c> with role <c>user</c>) in the agent's
-/// conversations since UTC midnight: a person's messages and the operator's <c>agent ask</c> questions alike
-/// (the command writes its question as a user turn too), each once however many model calls it took.
-/// <see cref="CheckTurnAsync"/> is asked before the new turn is written, so a limit of N admits N turns a day.
+/// <para>
+/// The daily message limit counts answers: the assistant turns in the agent's conversations since UTC
+/// midnight, whatever started them (Send, Retry, Regenerate, <c>agent ask</c>) and however many model calls
+/// each took. A turn a limit refused (refused before any provider answered, so it carries no provider) does
+/// not count; an answer the output filter withheld does, since the model was called for it.
+/// <see cref="CheckTurnAsync"/> runs in the unit of work that writes the turn, under a lock per agent held
+/// until that unit commits, so turns started at the same moment are counted one after another and a limit
+/// of N admits N answers a day.
+/// </para>
+/// <para>
+/// Spend: <see cref="CheckCallAsync"/> runs under a lock per organization and counts, besides the ledger,
+/// the projected cost of every call in flight (<see cref="UsageReservation"/>); a call that passes reserves
+/// its own projection in the same transaction and <see cref="RecordAsync"/> swaps it for the actual cost.
+/// So every call is admitted only if ledger + calls in flight + its projection stays within the run cap,
+/// the agent's monthly budget and the organization's quota, and spend passes a limit only by what admitted
+/// calls cost beyond their projections (a provider counting more tokens than projected), or by calls
+/// running longer than <see cref="ReservationLifetime"/>, whose reservations stop counting.
+/// </para>
 /// </remarks>
 public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IOptions<LimitsOptions> options) : ICostGuard
 {
-    private const string TurnReason = "cost guard: turn check";
     private const string CallReason = "cost guard: call check";
     private const string RecordReason = "cost guard: usage recorded";
+    private const string ReleaseReason = "cost guard: reservation released";
 
     public const decimal WarnAt = 0.5m;
     public const decimal SlowAt = 0.8m;
 
-    public Task<TurnRefusal?> CheckTurnAsync(Guid organizationId, Guid agentId, CancellationToken ct)
+    /// <summary>How long a call's reservation counts: a node that died mid-call must not hold its reservation for ever.</summary>
+    public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(15);
+
+    public async Task<TurnRefusal?> CheckTurnAsync(TenantWork work, Guid agentId, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(work);
         var periods = new UsagePeriods(clock.GetUtcNow());
-        return operations.RunAsSystemAsync(organizationId, TurnReason, async (work, token) =>
+        await LockAsync(work.Db, $"turns:{work.Org.Id:N}:{agentId:N}", ct);
+        var s = await ReadStateAsync(work.Db, agentId, runId: null, periods, ct);
+        if (s.AgentName is null)
         {
-            var s = await ReadStateAsync(work.Db, agentId, runId: null, periods, token);
-            if (s.AgentName is null)
-            {
-                return new TurnRefusal("This agent no longer exists.");
-            }
-            if (s.PausedAt is not null)
-            {
-                return Paused(s.PausedReason);
-            }
-            if (s.MonthlyBudget is { } budget && s.AgentMonthUsd >= budget)
-            {
-                var reason = BudgetReason(budget);
-                await PauseAsync(work, agentId, s.AgentName, reason, s.AgentMonthUsd, periods.Now, token);
-                return Paused(reason);
-            }
-            if (s.DailyLimit is { } limit && s.TurnsToday >= limit)
-            {
-                var noun = limit == 1 ? "message" : "messages";
-                return new TurnRefusal(
-                    $"This agent has reached its limit of {limit.ToString(CultureInfo.InvariantCulture)} {noun} per day. The limit resets at {UsageFormat.UtcTime(periods.NextDay)}.");
-            }
-            if (s.OrgQuota is { } quota && s.OrgMonthUsd >= quota)
-            {
-                return new TurnRefusal(QuotaMessage(quota, s.OrgMonthUsd, periods));
-            }
-            return null;
-        }, ct);
+            return new TurnRefusal("This agent no longer exists.");
+        }
+        if (s.PausedAt is not null)
+        {
+            return Paused(s.PausedReason);
+        }
+        if (s.MonthlyBudget is { } budget && s.AgentMonthUsd >= budget)
+        {
+            var reason = BudgetReason(budget);
+            await PauseAsync(work, agentId, s.AgentName, reason, s.AgentMonthUsd, periods.Now, ct);
+            return Paused(reason);
+        }
+        if (s.DailyLimit is { } limit && s.AnswersToday >= limit)
+        {
+            var noun = limit == 1 ? "message" : "messages";
+            return new TurnRefusal(
+                $"This agent has reached its limit of {limit.ToString(CultureInfo.InvariantCulture)} {noun} per day. The limit resets at {UsageFormat.UtcTime(periods.NextDay)}.");
+        }
+        if (s.OrgQuota is { } quota && s.OrgMonthUsd >= quota)
+        {
+            return new TurnRefusal(QuotaMessage(quota, s.OrgMonthUsd, periods));
+        }
+        return null;
     }
 
     public Task<SpendDecision> CheckCallAsync(Guid organizationId, RunBudget run, decimal projectedUsd, CancellationToken ct)
@@ -69,61 +88,88 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
         var periods = new UsagePeriods(clock.GetUtcNow());
         return operations.RunAsSystemAsync(organizationId, CallReason, async (work, token) =>
         {
+            // One check at a time per organization, each seeing the reservations of those before it.
+            await LockAsync(work.Db, $"spend:{organizationId:N}", token);
+            var expired = periods.Now - ReservationLifetime;
+            await work.Db.Set<UsageReservation>().Where(r => r.CreatedAt < expired).ExecuteDeleteAsync(token);
             var s = await ReadStateAsync(work.Db, run.AgentId, run.RunId, periods, token);
-            var spent = s.RunSpentUsd;
-            var total = spent + projectedUsd;
-
-            SpendDecision Halt(string why, string message)
+            var decision = Decide(work, s, run, projectedUsd);
+            if (decision.Tier == SpendTier.Halt || projectedUsd == 0)
             {
-                work.Audit(LimitsAuditActions.RunHalted, s.AgentName ?? run.RunId.ToString(), new Dictionary<string, string?>
-                {
-                    ["why"] = why,
-                    ["run_id"] = run.RunId.ToString(),
-                    ["agent_id"] = run.AgentId?.ToString(),
-                    ["spent_usd"] = spent.ToString(CultureInfo.InvariantCulture),
-                    ["projected_usd"] = projectedUsd.ToString(CultureInfo.InvariantCulture),
-                    ["cap_usd"] = run.CapUsd?.ToString(CultureInfo.InvariantCulture),
-                });
-                return new SpendDecision(SpendTier.Halt, spent, run.CapUsd, TimeSpan.Zero, message);
+                return decision;
             }
-
-            if (run.AgentId is not null && s.PausedAt is not null)
+            var reservation = new UsageReservation
             {
-                return Halt("agent_paused", Paused(s.PausedReason).Reason);
-            }
-            if (s.MonthlyBudget is { } budget && (s.AgentMonthUsd >= budget || s.AgentMonthUsd + projectedUsd > budget))
-            {
-                return Halt("agent_budget",
-                    $"Halted: this call would take the agent past its monthly budget of {UsageFormat.Usd(budget)} ({UsageFormat.Usd(s.AgentMonthUsd)} spent this month).");
-            }
-            if (s.OrgQuota is { } quota && (s.OrgMonthUsd >= quota || s.OrgMonthUsd + projectedUsd > quota))
-            {
-                return Halt("org_quota",
-                    $"Halted: this call would take the organization past its monthly quota of {UsageFormat.Usd(quota)} ({UsageFormat.Usd(s.OrgMonthUsd)} spent this month).");
-            }
-            if (run.CapUsd is not { } cap)
-            {
-                return new SpendDecision(SpendTier.Ok, spent, null, TimeSpan.Zero, null);
-            }
-            // A cap of zero allows only free calls (the offline provider).
-            if (cap <= 0 ? total > 0 : total >= cap)
-            {
-                return Halt("run_cap", $"Halted by cost cap: {UsageFormat.Usd(spent)} of {UsageFormat.Usd(cap)} spent on this run.");
-            }
-            var used = cap <= 0 ? 0 : total / cap;
-            if (used >= SlowAt)
-            {
-                return new SpendDecision(SpendTier.Slow, spent, cap, options.Value.SlowDelay,
-                    $"This run is close to its cost cap: {UsageFormat.Usd(spent)} of {UsageFormat.Usd(cap)} spent ({UsageFormat.Percent(used)} with the next call). Slowing down between steps.");
-            }
-            if (used >= WarnAt)
-            {
-                return new SpendDecision(SpendTier.Warn, spent, cap, TimeSpan.Zero,
-                    $"This run has used {UsageFormat.Percent(used)} of its {UsageFormat.Usd(cap)} cost cap ({UsageFormat.Usd(spent)} spent).");
-            }
-            return new SpendDecision(SpendTier.Ok, spent, cap, TimeSpan.Zero, null);
+                Id = Guid.CreateVersion7(periods.Now),
+                RunId = run.RunId,
+                AgentId = run.AgentId,
+                ProjectedUsd = projectedUsd,
+                CreatedAt = periods.Now,
+            };
+            work.Db.Set<UsageReservation>().Add(reservation);
+            await work.Db.SaveChangesAsync(token);
+            return decision with { ReservationId = reservation.Id };
         }, ct);
     }
+
+    private SpendDecision Decide(TenantWork work, GuardState s, RunBudget run, decimal projectedUsd)
+    {
+        // A run's own calls are sequential, so its reservations are normally released already; a leftover one counts as spent.
+        var spent = s.RunSpentUsd + s.RunReservedUsd;
+        var total = spent + projectedUsd;
+
+        SpendDecision Halt(string why, string message)
+        {
+            work.Audit(LimitsAuditActions.RunHalted, s.AgentName ?? run.RunId.ToString(), new Dictionary<string, string?>
+            {
+                ["why"] = why,
+                ["run_id"] = run.RunId.ToString(),
+                ["agent_id"] = run.AgentId?.ToString(),
+                ["spent_usd"] = spent.ToString(CultureInfo.InvariantCulture),
+                ["projected_usd"] = projectedUsd.ToString(CultureInfo.InvariantCulture),
+                ["cap_usd"] = run.CapUsd?.ToString(CultureInfo.InvariantCulture),
+            });
+            return new SpendDecision(SpendTier.Halt, spent, run.CapUsd, TimeSpan.Zero, message);
+        }
+
+        if (run.AgentId is not null && s.PausedAt is not null)
+        {
+            return Halt("agent_paused", Paused(s.PausedReason).Reason);
+        }
+        if (s.MonthlyBudget is { } budget && (s.AgentMonthUsd >= budget || s.AgentMonthUsd + s.AgentReservedUsd + projectedUsd > budget))
+        {
+            return Halt("agent_budget",
+                $"Halted: this call would take the agent past its monthly budget of {UsageFormat.Usd(budget)} ({UsageFormat.Usd(s.AgentMonthUsd)} spent this month{InFlight(s.AgentReservedUsd)}).");
+        }
+        if (s.OrgQuota is { } quota && (s.OrgMonthUsd >= quota || s.OrgMonthUsd + s.OrgReservedUsd + projectedUsd > quota))
+        {
+            return Halt("org_quota",
+                $"Halted: this call would take the organization past its monthly quota of {UsageFormat.Usd(quota)} ({UsageFormat.Usd(s.OrgMonthUsd)} spent this month{InFlight(s.OrgReservedUsd)}).");
+        }
+        if (run.CapUsd is not { } cap)
+        {
+            return new SpendDecision(SpendTier.Ok, spent, null, TimeSpan.Zero, null);
+        }
+        // A cap of zero allows only free calls (the offline provider).
+        if (cap <= 0 ? total > 0 : total >= cap)
+        {
+            return Halt("run_cap", $"Halted by cost cap: {UsageFormat.Usd(spent)} of {UsageFormat.Usd(cap)} spent on this run.");
+        }
+        var used = cap <= 0 ? 0 : total / cap;
+        if (used >= SlowAt)
+        {
+            return new SpendDecision(SpendTier.Slow, spent, cap, options.Value.SlowDelay,
+                $"This run is close to its cost cap: {UsageFormat.Usd(spent)} of {UsageFormat.Usd(cap)} spent ({UsageFormat.Percent(used)} with the next call). Slowing down between steps.");
+        }
+        if (used >= WarnAt)
+        {
+            return new SpendDecision(SpendTier.Warn, spent, cap, TimeSpan.Zero,
+                $"This run has used {UsageFormat.Percent(used)} of its {UsageFormat.Usd(cap)} cost cap ({UsageFormat.Usd(spent)} spent).");
+        }
+        return new SpendDecision(SpendTier.Ok, spent, cap, TimeSpan.Zero, null);
+    }
+
+    private static string InFlight(decimal reserved) => reserved > 0 ? $", {UsageFormat.Usd(reserved)} more held by calls in progress" : "";
 
     public Task RecordAsync(Guid organizationId, UsageEntry entry, CancellationToken ct)
     {
@@ -139,6 +185,11 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
         var periods = new UsagePeriods(now);
         return operations.RunAsSystemAsync(organizationId, RecordReason, async (work, token) =>
         {
+            // The actual cost replaces the projection in one commit: a check never sees both, or neither.
+            if (entry.ReservationId is { } reservationId)
+            {
+                await work.Db.Set<UsageReservation>().Where(r => r.Id == reservationId).ExecuteDeleteAsync(token);
+            }
             work.Db.Usage.Add(new UsageRecord
             {
                 Id = Guid.CreateVersion7(now),
@@ -169,6 +220,10 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
         }, ct);
     }
 
+    public Task ReleaseAsync(Guid organizationId, Guid reservationId, CancellationToken ct) =>
+        operations.RunAsSystemAsync(organizationId, ReleaseReason, (work, token) =>
+            work.Db.Set<UsageReservation>().Where(r => r.Id == reservationId).ExecuteDeleteAsync(token), ct);
+
     internal static string BudgetReason(decimal budget) => $"Monthly budget of {UsageFormat.Usd(budget)} reached";
 
     private static TurnRefusal Paused(string? reason) =>
@@ -198,20 +253,34 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 
     private sealed record GuardState(
-        decimal RunSpentUsd, decimal OrgMonthUsd, decimal? OrgQuota, decimal AgentMonthUsd, long TurnsToday,
+        decimal RunSpentUsd, decimal RunReservedUsd, decimal OrgMonthUsd, decimal OrgReservedUsd, decimal? OrgQuota,
+        decimal AgentMonthUsd, decimal AgentReservedUsd, long AnswersToday,
         string? AgentName, decimal? MonthlyBudget, int? DailyLimit, DateTimeOffset? PausedAt, string? PausedReason);
 
-    /// <summary>Everything a decision needs, in one statement.</summary>
+    /// <summary>A transaction-scoped advisory lock, namespaced so it cannot meet another feature's lock.</summary>
+    private static async Task LockAsync(TenantDbContext db, string scope, CancellationToken ct)
+    {
+        var key = BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("agentspace.cost-guard:" + scope)));
+        await using var cmd = db.CreateCommand("select pg_advisory_xact_lock(@key)").With("key", key, DbType.Int64);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Everything a decision needs, in one statement (one snapshot: a reservation and the usage that replaced it are never both seen).</summary>
     private static async Task<GuardState> ReadStateAsync(TenantDbContext db, Guid? agentId, Guid? runId, UsagePeriods periods, CancellationToken ct)
     {
+        // An answer counts unless a limit refused it before any provider was reached (such a turn names no provider).
         const string sql = """
             select
               (select coalesce(sum(cost_usd), 0) from usage_records where run_id = @run),
+              (select coalesce(sum(projected_usd), 0) from usage_reservations where run_id = @run and created_at >= @live),
               (select coalesce(sum(cost_usd), 0) from usage_records where occurred_at >= @month),
+              (select coalesce(sum(projected_usd), 0) from usage_reservations where created_at >= @live),
               (select monthly_quota_usd from org_limit_settings where id = 1),
               (select coalesce(sum(cost_usd), 0) from usage_records where agent_id = @agent and occurred_at >= @month),
+              (select coalesce(sum(projected_usd), 0) from usage_reservations where agent_id = @agent and created_at >= @live),
               (select count(*) from chat_messages m join conversations c on c.id = m.conversation_id
-                where c.agent_id = @agent and m.role = 'user' and m.created_at >= @day),
+                where c.agent_id = @agent and m.role = 'assistant' and m.created_at >= @day
+                  and not (m.status = 'refused' and m.provider_label is null)),
               a.name, a.monthly_budget_usd, a.daily_message_limit, a.paused_at, a.paused_reason
             from (select 1) as one
             left join agents a on a.id = @agent
@@ -220,16 +289,18 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
             .With("run", runId, DbType.Guid)
             .With("agent", agentId, DbType.Guid)
             .With("day", periods.DayStart, DbType.DateTimeOffset)
-            .With("month", periods.MonthStart, DbType.DateTimeOffset);
+            .With("month", periods.MonthStart, DbType.DateTimeOffset)
+            .With("live", periods.Now - ReservationLifetime, DbType.DateTimeOffset);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         var state = new GuardState(
-            reader.GetDecimal(0), reader.GetDecimal(1), reader.NullableDecimal(2), reader.GetDecimal(3), reader.GetInt64(4),
-            reader.IsDBNull(5) ? null : reader.GetString(5),
-            reader.NullableDecimal(6),
-            reader.IsDBNull(7) ? null : reader.GetInt32(7),
-            reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-            reader.IsDBNull(9) ? null : reader.GetString(9));
+            reader.GetDecimal(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3), reader.NullableDecimal(4),
+            reader.GetDecimal(5), reader.GetDecimal(6), reader.GetInt64(7),
+            reader.IsDBNull(8) ? null : reader.GetString(8),
+            reader.NullableDecimal(9),
+            reader.IsDBNull(10) ? null : reader.GetInt32(10),
+            reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+            reader.IsDBNull(12) ? null : reader.GetString(12));
         return state;
     }
 }

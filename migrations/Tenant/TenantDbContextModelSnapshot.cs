@@ -500,6 +500,41 @@ namespace AgentSpace.Migrations.Tenant
                     b.ToTable("usage_records", (string)null);
                 });
 
+            modelBuilder.Entity("AgentSpace.Limits.UsageReservation", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<decimal>("ProjectedUsd")
+                        .HasPrecision(18, 8)
+                        .HasColumnType("numeric(18,8)")
+                        .HasColumnName("projected_usd");
+
+                    b.Property<Guid>("RunId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("run_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AgentId");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("RunId");
+
+                    b.ToTable("usage_reservations", (string)null);
+                });
+
             modelBuilder.Entity("AgentSpace.Providers.ModelProvider", b =>
                 {
                     b.Property<Guid>("Id")
