@@ -179,6 +179,30 @@ report.Add($"[3b] memory with {concurrent} chats open (1 s and 3 s after every c
     "(the recording server's side of each stream is in this process too, in both rows):");
 report.AddRange(memory);
 
+// Where an open chat's memory grows: the engine keeps every ChatResponseUpdate of the call (to build the response
+// for usage and tool calls at its end). What 1,000 kept updates cost, with and without the SDK's raw update.
+server.DefaultReply = new ScriptedReply { Text = PiecesText(1000), Chunks = 1000 };
+var kept = new List<string>();
+foreach (var dropRaw in new[] { false, true, false, true })
+{
+    var before = Measure();
+    var updates = new List<ChatResponseUpdate>();
+    await foreach (var update in direct.GetStreamingResponseAsync(DirectPrompt("Keep every update"), directOptions))
+    {
+        if (dropRaw)
+        {
+            update.RawRepresentation = null;
+        }
+        updates.Add(update);
+    }
+    var after = Measure();
+    kept.Add($"  {updates.Count} updates kept{(dropRaw ? ", RawRepresentation dropped" : "")}: {((after.ManagedBytes - before.ManagedBytes) / (double)updates.Count).ToString("F0", inv)} bytes per update");
+    GC.KeepAlive(updates);
+}
+report.Add("[3c] what the engine keeps per streamed piece (a 1,000-piece answer streamed directly, every ChatResponseUpdate kept in a list, as ChatEngine.StreamAsync does):");
+report.AddRange(kept);
+server.ClearRecorded();
+
 // 4. Blazor circuits in a real app process.
 if (circuits > 0)
 {
