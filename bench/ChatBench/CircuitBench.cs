@@ -90,13 +90,14 @@ internal static partial class CircuitBench
             await Task.Delay(2000);
             var idle = await RssAsync(app);
 
-            // A long answer in every page: 1,000 pieces, 20 ms apart (about 20 s), measured once all are streaming.
-            server.DefaultReply = new ScriptedReply { Text = string.Concat(Enumerable.Range(0, 1000).Select(i => $"w{i % 1000:D3} ")), Chunks = 1000, ChunkDelay = TimeSpan.FromMilliseconds(20) };
+            // A long answer in every page: 4,000 pieces, 20 ms apart (about 80 s, so the first is still streaming when the
+            // last page has sent on a loaded machine), measured once all are streaming.
+            server.DefaultReply = new ScriptedReply { Text = string.Concat(Enumerable.Range(0, 4000).Select(i => $"w{i % 1000:D3} ")), Chunks = 4000, ChunkDelay = TimeSpan.FromMilliseconds(20) };
             foreach (var page in pages)
             {
                 await SendAsync(page, "A question with a long answer");
             }
-            var deadline = DateTime.UtcNow.AddSeconds(15);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
             while (server.OpenStreams < n && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(100);
@@ -107,7 +108,7 @@ internal static partial class CircuitBench
             var openAfter = server.OpenStreams;
             foreach (var page in pages)
             {
-                await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync(new() { Timeout = 90_000 });
+                await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync(new() { Timeout = 180_000 });
             }
             await Task.Delay(2000);
             var done = await RssAsync(app);

@@ -45,6 +45,8 @@ var report = new List<string>
     $"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; " +
     $"server GC: {System.Runtime.GCSettings.IsServerGC}; PostgreSQL on 127.0.0.1 (scripts/postgres.sh); recording model server on 127.0.0.1 in the same process",
 };
+// The machine is shared: the load average before each part says how much else was running.
+string Load() => "load average " + File.ReadAllText("/proc/loadavg").Split(' ').Take(3).Aggregate((a, b) => a + " " + b);
 
 await using var database = await TestDatabase.CreateAsync();
 await using var server = await RecordingModelServer.StartAsync();
@@ -61,6 +63,7 @@ List<ChatMessage> DirectPrompt(string text) =>
 var directOptions = new ChatOptions { Temperature = 0.7f, MaxOutputTokens = ChatEngine.OutputAllowanceTokens };
 
 // 1. Sequential first-token latency, interleaved (the order alternates each round so drift hits both alike).
+var load1 = Load();
 Console.WriteLine($"Time to first token, {warmup} warm-up + {rounds} interleaved rounds...");
 server.DefaultReply = new ScriptedReply { Text = "A scripted answer for the benchmark, in four pieces.", Chunks = 4 };
 var appTimes = new List<AppTiming>(rounds);
@@ -87,7 +90,7 @@ for (var i = 0; i < warmup + rounds; i++)
     server.ClearRecorded();
 }
 var appFirst = appTimes.Select(t => t.FirstToken).ToList();
-report.Add($"[1] time to first token, sequential, {rounds} interleaved rounds after {warmup} warm-up (a 4-piece answer, no server delay):");
+report.Add($"[1] time to first token, sequential, {rounds} interleaved rounds after {warmup} warm-up (a 4-piece answer, no server delay; {load1} before, {Load()} after):");
 report.Add($"  direct (OpenAI SDK IChatClient, same server): median {F(Median(directTimes))} ms, p95 {F(P95(directTimes))} ms");
 report.Add($"  through the app (ChatEngine.SendAsync): median {F(Median(appFirst))} ms, p95 {F(P95(appFirst))} ms");
 report.Add($"  overhead: median +{F(Median(appFirst) - Median(directTimes))} ms (ratio {(Median(appFirst) / Median(directTimes)).ToString("F2", inv)}x), " +
@@ -101,7 +104,7 @@ Console.WriteLine(string.Join('\n', report.Skip(1)));
 // 2. Each step before the first token, alone (same services, a fresh scope each, as the engine takes one per send).
 Console.WriteLine($"Steps before the first token, {steps} rounds each...");
 var stepTimes = await StepsAsync(services.Provider, world, steps);
-report.Add($"[2] steps before the first token, each alone, {steps} rounds (median / p95, ms):");
+report.Add($"[2] steps before the first token, each alone, {steps} rounds after 20 warm-up ({Load()} after; median / p95, ms):");
 foreach (var (name, times) in stepTimes)
 {
     report.Add($"  {name}: {F(Median(times))} / {F(P95(times))}");
@@ -109,6 +112,7 @@ foreach (var (name, times) in stepTimes)
 Console.WriteLine(string.Join('\n', report.Skip(report.Count - stepTimes.Count - 1)));
 
 // 3. Concurrent chats: each batch starts every chat at the same moment; first token is counted from that moment.
+var load3 = Load();
 Console.WriteLine($"{concurrent} concurrent chats, 1 warm-up + {batches} batches each way...");
 server.DefaultReply = new ScriptedReply { Text = PiecesText(chunks), Chunks = chunks, ChunkDelay = TimeSpan.FromMilliseconds(chunkDelayMs) };
 var appConcurrent = new List<double>();
@@ -138,7 +142,7 @@ for (var b = 0; b < batches + 1; b++)
     server.ClearRecorded();
 }
 report.Add($"[3] {concurrent} concurrent streaming chats, {batches} batches each way after 1 warm-up, interleaved ({chunks}-piece answer, {chunkDelayMs} ms before each piece; " +
-    $"first token counted from the moment the batch starts; most streams open at once: {maxOpen}):");
+    $"first token counted from the moment the batch starts; most streams open at once: {maxOpen}; {load3} before, {Load()} after):");
 report.Add($"  direct, {concurrent} streams at once: median {F(Median(directConcurrent))} ms, p95 {F(P95(directConcurrent))} ms, max {F(directConcurrent.Max())} ms");
 report.Add($"  through the app, {concurrent} sends at once: median {F(Median(appConcurrent))} ms, p95 {F(P95(appConcurrent))} ms, max {F(appConcurrent.Max())} ms");
 report.Add($"  overhead: p95 +{F(P95(appConcurrent) - P95(directConcurrent))} ms, median +{F(Median(appConcurrent) - Median(directConcurrent))} ms");
