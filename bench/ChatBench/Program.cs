@@ -19,6 +19,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
 using OpenAI;
 
 // Chat benchmarks on a fresh database of the local cluster (scripts/postgres.sh), against the recording
@@ -207,11 +208,24 @@ report.Add("[3c] what the engine keeps per streamed piece (a 1,000-piece answer 
 report.AddRange(kept);
 server.ClearRecorded();
 
+var results = Path.Combine(TestDatabase.RepoRoot(), "bench", "results");
+Directory.CreateDirectory(results);
+await File.WriteAllTextAsync(Path.Combine(results, "chat-latest.txt"), string.Join('\n', report) + "\n");
+
 // 4. Blazor circuits in a real app process.
 if (circuits > 0)
 {
+    var load4 = Load();
     Console.WriteLine($"Blazor circuits: App.dll with {circuits} chat pages in Chromium...");
-    report.AddRange(await CircuitBench.RunAsync(circuits, server));
+    try
+    {
+        report.AddRange(await CircuitBench.RunAsync(circuits, server));
+        report.Add($"  ({load4} before, {Load()} after)");
+    }
+    catch (Exception ex) when (ex is PlaywrightException or TimeoutException or InvalidOperationException)
+    {
+        report.Add($"[4] Blazor circuits: the run failed ({ex.GetType().Name}: {ex.Message.Split('\n')[0]}); {load4} before, {Load()} after.");
+    }
 }
 else
 {
@@ -220,8 +234,6 @@ else
 
 var text = string.Join('\n', report);
 Console.WriteLine(text);
-var results = Path.Combine(TestDatabase.RepoRoot(), "bench", "results");
-Directory.CreateDirectory(results);
 await File.WriteAllTextAsync(Path.Combine(results, "chat-latest.txt"), text + "\n");
 return 0;
 
