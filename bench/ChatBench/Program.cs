@@ -61,6 +61,9 @@ var direct = new OpenAIClient(new ApiKeyCredential(server.ApiKey), new OpenAICli
 // The same prompt shape and options the engine sends (system prompt, the question, temperature, output allowance).
 List<ChatMessage> DirectPrompt(string text) =>
     [new(ChatRole.System, "You answer briefly.\n\n" + UntrustedContent.Rule), new(ChatRole.User, text)];
+// The output filter never shows the last N characters of a streaming answer, N = the longest secret the
+// organization holds (here the provider's API key): the app can show nothing before more than that has arrived.
+HoldBackChars = server.ApiKey.Length;
 var directOptions = new ChatOptions { Temperature = 0.7f, MaxOutputTokens = ChatEngine.OutputAllowanceTokens };
 
 // 1. Sequential first-token latency, interleaved (the order alternates each round so drift hits both alike).
@@ -69,32 +72,35 @@ Console.WriteLine($"Time to first token, {warmup} warm-up + {rounds} interleaved
 server.DefaultReply = new ScriptedReply { Text = "A scripted answer for the benchmark, in four pieces.", Chunks = 4 };
 var appTimes = new List<AppTiming>(rounds);
 var directTimes = new List<double>(rounds);
+var directShowable = new List<double>(rounds);
 for (var i = 0; i < warmup + rounds; i++)
 {
     AppTiming a;
-    double d;
+    DirectTiming d;
     if (i % 2 == 0)
     {
         a = await AppTurnAsync(engine, caller, world, $"Question {i}", null, null);
-        d = (await DirectAsync(direct, DirectPrompt($"Question {i}"), directOptions, null)).FirstToken;
+        d = await DirectAsync(direct, DirectPrompt($"Question {i}"), directOptions, null);
     }
     else
     {
-        d = (await DirectAsync(direct, DirectPrompt($"Question {i}"), directOptions, null)).FirstToken;
+        d = await DirectAsync(direct, DirectPrompt($"Question {i}"), directOptions, null);
         a = await AppTurnAsync(engine, caller, world, $"Question {i}", null, null);
     }
     if (i >= warmup)
     {
         appTimes.Add(a);
-        directTimes.Add(d);
+        directTimes.Add(d.FirstToken);
+        directShowable.Add(d.Showable);
     }
     server.ClearRecorded();
 }
 var appFirst = appTimes.Select(t => t.FirstToken).ToList();
 report.Add($"[1] time to first token, sequential, {rounds} interleaved rounds after {warmup} warm-up (a 4-piece answer, no server delay; {load1} before, {Load()} after):");
 report.Add($"  direct (OpenAI SDK IChatClient, same server): median {F(Median(directTimes))} ms, p95 {F(P95(directTimes))} ms");
-report.Add($"  through the app (ChatEngine.SendAsync): median {F(Median(appFirst))} ms, p95 {F(P95(appFirst))} ms");
-report.Add($"  overhead: median +{F(Median(appFirst) - Median(directTimes))} ms (ratio {(Median(appFirst) / Median(directTimes)).ToString("F2", inv)}x), " +
+report.Add($"  direct, until more than {HoldBackChars} characters (the output filter's hold-back) had arrived: median {F(Median(directShowable))} ms, p95 {F(P95(directShowable))} ms");
+report.Add($"  through the app (ChatEngine.SendAsync), first visible text: median {F(Median(appFirst))} ms, p95 {F(P95(appFirst))} ms");
+report.Add($"  overhead against the first piece: median +{F(Median(appFirst) - Median(directTimes))} ms (ratio {(Median(appFirst) / Median(directTimes)).ToString("F2", inv)}x), " +
     $"p95 +{F(P95(appFirst) - P95(directTimes))} ms; target <= 15 ms median: {(Median(appFirst) - Median(directTimes) <= 15 ? "met" : "MISSED")}");
 report.Add($"  app, until the turn rows are written (access, turn check, user + assistant turn): median {F(Median(appTimes.Select(t => t.RowsWritten)))} ms, p95 {F(P95(appTimes.Select(t => t.RowsWritten)))} ms");
 report.Add($"  app, until the provider connection is open (+ provider row, vault key, SDK client): median {F(Median(appTimes.Select(t => t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.Connected)))} ms");
@@ -119,6 +125,7 @@ server.DefaultReply = new ScriptedReply { Text = PiecesText(chunks), Chunks = ch
 var appConcurrent = new List<double>();
 var directConcurrent = new List<double>();
 var appConcurrentRows = new List<double>();
+var directConcurrentShowable = new List<double>();
 var maxOpen = 0;
 for (var b = 0; b < batches + 1; b++)
 {
@@ -135,6 +142,10 @@ for (var b = 0; b < batches + 1; b++)
             continue;
         }
         (runApp ? appConcurrent : directConcurrent).AddRange(batch.FirstTokens);
+        if (!runApp)
+        {
+            directConcurrentShowable.AddRange(batch.Showable);
+        }
         if (runApp)
         {
             appConcurrentRows.AddRange(batch.RowsWritten);
@@ -145,8 +156,10 @@ for (var b = 0; b < batches + 1; b++)
 report.Add($"[3] {concurrent} concurrent streaming chats, {batches} batches each way after 1 warm-up, interleaved ({chunks}-piece answer, {chunkDelayMs} ms before each piece; " +
     $"first token counted from the moment the batch starts; most streams open at once: {maxOpen}; {load3} before, {Load()} after):");
 report.Add($"  direct, {concurrent} streams at once: median {F(Median(directConcurrent))} ms, p95 {F(P95(directConcurrent))} ms, max {F(directConcurrent.Max())} ms");
-report.Add($"  through the app, {concurrent} sends at once: median {F(Median(appConcurrent))} ms, p95 {F(P95(appConcurrent))} ms, max {F(appConcurrent.Max())} ms");
-report.Add($"  overhead: p95 +{F(P95(appConcurrent) - P95(directConcurrent))} ms, median +{F(Median(appConcurrent) - Median(directConcurrent))} ms");
+report.Add($"  direct, until more than {HoldBackChars} characters had arrived (the earliest the app may show text): median {F(Median(directConcurrentShowable))} ms, p95 {F(P95(directConcurrentShowable))} ms");
+report.Add($"  through the app, {concurrent} sends at once, first visible text: median {F(Median(appConcurrent))} ms, p95 {F(P95(appConcurrent))} ms, max {F(appConcurrent.Max())} ms");
+report.Add($"  overhead against the first piece: p95 +{F(P95(appConcurrent) - P95(directConcurrent))} ms, median +{F(Median(appConcurrent) - Median(directConcurrent))} ms; " +
+    $"against the hold-back point: p95 +{F(P95(appConcurrent) - P95(directConcurrentShowable))} ms, median +{F(Median(appConcurrent) - Median(directConcurrentShowable))} ms");
 report.Add($"  app, until the turn rows are written: median {F(Median(appConcurrentRows))} ms, p95 {F(P95(appConcurrentRows))} ms");
 
 // Memory: a long answer (300 pieces, 20 ms apart: about 6 s), measured about 2 s after every chat has its first token.
@@ -257,7 +270,7 @@ async Task<BatchResult> AppBatchAsync(int n, Func<Task>? untilOpen)
         await untilOpen();
     }
     var timings = await Task.WhenAll(tasks);
-    return new BatchResult([.. timings.Select(t => t.FirstToken)], [.. timings.Select(t => t.RowsWritten)], maxOpen);
+    return new BatchResult([.. timings.Select(t => t.FirstToken)], [.. timings.Select(t => t.RowsWritten)], [], maxOpen);
 }
 
 async Task<BatchResult> DirectBatchAsync(int n, Func<Task>? untilOpen)
@@ -280,7 +293,7 @@ async Task<BatchResult> DirectBatchAsync(int n, Func<Task>? untilOpen)
         await untilOpen();
     }
     var timings = await Task.WhenAll(tasks);
-    return new BatchResult([.. timings.Select(t => t.FirstToken)], [], maxOpen);
+    return new BatchResult([.. timings.Select(t => t.FirstToken)], [], [.. timings.Select(t => t.Showable)], maxOpen);
 }
 
 static async Task<AppTiming> AppTurnAsync(ChatEngine engine, ChatCaller caller, BenchWorld world, string text, TaskCompletionSource? firstSeen, long? since)
@@ -317,7 +330,7 @@ static async Task<AppTiming> AppTurnAsync(ChatEngine engine, ChatCaller caller, 
 static async Task<DirectTiming> DirectAsync(IChatClient client, List<ChatMessage> messages, ChatOptions options, TaskCompletionSource? firstSeen, long? since = null)
 {
     var start = since ?? Stopwatch.GetTimestamp();
-    long first = 0;
+    long first = 0, showable = 0;
     // What a caller that shows the answer keeps: the text so far.
     var answer = new StringBuilder();
     await foreach (var update in client.GetStreamingResponseAsync(messages, options))
@@ -330,10 +343,16 @@ static async Task<DirectTiming> DirectAsync(IChatClient client, List<ChatMessage
                 first = Stopwatch.GetTimestamp();
                 firstSeen?.TrySetResult();
             }
+            if (showable == 0 && answer.Length > HoldBackChars)
+            {
+                showable = Stopwatch.GetTimestamp();
+            }
         }
     }
     var end = Stopwatch.GetTimestamp();
-    return first == 0 ? throw new InvalidOperationException("The direct stream carried no text.") : new DirectTiming(Ms(start, first), Ms(start, end));
+    return first == 0 || showable == 0
+        ? throw new InvalidOperationException("The direct stream carried too little text.")
+        : new DirectTiming(Ms(start, first), Ms(start, showable), Ms(start, end));
 }
 
 static async Task<List<(string Name, List<double> Times)>> StepsAsync(IServiceProvider services, BenchWorld world, int n)
@@ -442,13 +461,19 @@ int ArgValue(string name, int fallback)
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) ? v : fallback;
 }
 
+internal static partial class Program
+{
+    private static int HoldBackChars { get; set; }
+}
+
 namespace AgentSpace.Bench
 {
     internal sealed record AppTiming(double RowsWritten, double Connected, double FirstToken, double Whole);
 
-    internal sealed record DirectTiming(double FirstToken, double Whole);
+    /// <param name="Showable">When more text had arrived than the app's output filter holds back (see HoldBackChars).</param>
+    internal sealed record DirectTiming(double FirstToken, double Showable, double Whole);
 
-    internal sealed record BatchResult(List<double> FirstTokens, List<double> RowsWritten, int MaxOpen);
+    internal sealed record BatchResult(List<double> FirstTokens, List<double> RowsWritten, List<double> Showable, int MaxOpen);
 
     internal readonly record struct Snapshot(long ManagedBytes, long WorkingSetBytes, int OpenStreams, int OpenStreamsAfter);
 
