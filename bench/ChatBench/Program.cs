@@ -102,7 +102,7 @@ report.Add($"  direct, until more than {HoldBackChars} characters (the output fi
 report.Add($"  through the app (ChatEngine.SendAsync), first visible text: median {F(Median(appFirst))} ms, p95 {F(P95(appFirst))} ms");
 report.Add($"  overhead against the first piece: median +{F(Median(appFirst) - Median(directTimes))} ms (ratio {(Median(appFirst) / Median(directTimes)).ToString("F2", inv)}x), " +
     $"p95 +{F(P95(appFirst) - P95(directTimes))} ms; target <= 15 ms median: {(Median(appFirst) - Median(directTimes) <= 15 ? "met" : "MISSED")}");
-report.Add($"  app, until the turn rows are written (access, turn check, user + assistant turn): median {F(Median(appTimes.Select(t => t.RowsWritten)))} ms, p95 {F(P95(appTimes.Select(t => t.RowsWritten)))} ms");
+report.Add($"  app, until the turn rows are written (access, then one unit of work: turn check, user + assistant turn): median {F(Median(appTimes.Select(t => t.RowsWritten)))} ms, p95 {F(P95(appTimes.Select(t => t.RowsWritten)))} ms");
 report.Add($"  app, until the provider connection is open (+ provider row, vault key, SDK client): median {F(Median(appTimes.Select(t => t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.Connected)))} ms");
 report.Add($"  app, connection open -> first token (call check, HTTP, first piece, output filter): median {F(Median(appTimes.Select(t => t.FirstToken - t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.FirstToken - t.Connected)))} ms");
 report.Add($"  app, whole turn (incl. usage record and final write): median {F(Median(appTimes.Select(t => t.Whole)))} ms, p95 {F(P95(appTimes.Select(t => t.Whole)))} ms");
@@ -360,14 +360,14 @@ static async Task<List<(string Name, List<double> Times)>> StepsAsync(IServicePr
     var names = new[]
     {
         "access check (OrganizationAccess.RequireAsync: org + membership, one platform query)",
-        "cost guard turn check (ICostGuard.CheckTurnAsync: org lookup + one system unit of work)",
+        "cost guard turn check in a person's tenant operation of its own (access check + unit of work + ICostGuard.CheckTurnAsync, which locks the agent's turn checks; in a turn it runs inside BeginAsync's unit of work)",
         "a person's tenant operation with one small query (TenantOperation.RunAsync: access check + unit of work; BeginAsync is one such, with 4 reads and the inserts)",
         "  of which: org lookup alone (platform, as RunAsSystemAsync does first)",
         "  of which: bare tenant unit of work with the same query (TenantUnitOfWork.RunAsync)",
         "provider connection (IModelGateway.ConnectAsync: org lookup + unit of work + vault open + SDK client)",
         "  of which: vault open of the provider key alone (ISecretVault.OpenAsync)",
-        "cost guard call check (ICostGuard.CheckCallAsync: org lookup + one system unit of work)",
-        "usage record (ICostGuard.RecordAsync; after the answer, not before the first token)",
+        "cost guard call check (ICostGuard.CheckCallAsync: org lookup + one system unit of work that also reserves the projected cost)",
+        "usage record (ICostGuard.RecordAsync, releasing the reservation; after the answer, not before the first token)",
     };
     var times = names.Select(_ => new List<double>(n)).ToList();
     var choice = new ModelChoice(world.ProviderId, BenchWorld.Model);
@@ -388,7 +388,8 @@ static async Task<List<(string Name, List<double> Times)>> StepsAsync(IServicePr
         var marks = new List<long> { Stopwatch.GetTimestamp() };
         await sp.GetRequiredService<OrganizationAccess>().RequireAsync(world.Owner, world.Org.Slug, OrgRole.Member, "bench", default);
         marks.Add(Stopwatch.GetTimestamp());
-        await guard.CheckTurnAsync(world.Org.Id, world.AgentId, default);
+        await sp.GetRequiredService<TenantOperation>().RunAsync(world.Owner, OrgRef.ById(world.Org.Id), OrgRole.Member, "bench",
+            (w, t) => guard.CheckTurnAsync(w, world.AgentId, t), default);
         marks.Add(Stopwatch.GetTimestamp());
         await sp.GetRequiredService<TenantOperation>().RunAsync(world.Owner, OrgRef.ById(world.Org.Id), OrgRole.Member, "bench",
             (w, t) => w.Db.Agents.AsNoTracking().AnyAsync(a => a.Id == world.AgentId, t), default);
@@ -407,10 +408,10 @@ static async Task<List<(string Name, List<double> Times)>> StepsAsync(IServicePr
         await sp.GetRequiredService<ISecretVault>().OpenAsync(world.Org.Id, SecretPurposes.ModelProviderApiKey, world.ProviderId, key, default);
         marks.Add(Stopwatch.GetTimestamp());
         var runId = Guid.CreateVersion7();
-        await guard.CheckCallAsync(world.Org.Id, new RunBudget(runId, world.AgentId, BenchWorld.RunCap), 0.01m, default);
+        var decision = await guard.CheckCallAsync(world.Org.Id, new RunBudget(runId, world.AgentId, BenchWorld.RunCap), 0.01m, default);
         marks.Add(Stopwatch.GetTimestamp());
         await guard.RecordAsync(world.Org.Id, new UsageEntry(UsageSources.Chat, runId, world.AgentId, null, null, world.Owner.UserId,
-            connection.Label, connection.Model, 11, 7, connection.Price.CostOf(11, 7), false), default);
+            connection.Label, connection.Model, 11, 7, connection.Price.CostOf(11, 7), false, decision.ReservationId), default);
         marks.Add(Stopwatch.GetTimestamp());
         (connection.Client as IDisposable)?.Dispose();
         if (i >= 20)
