@@ -75,8 +75,10 @@ internal static partial class CircuitBench
             // Warm-up: one circuit that has sent a message and received its answer; it stays open (the baseline has it).
             server.DefaultReply = new ScriptedReply { Text = "Warm-up answer.", Chunks = 4 };
             await OpenChatAsync(first, chatPath);
-            await SendAsync(first, "Warm-up question");
-            await Assertions.Expect(first.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync(new() { Timeout = 30_000 });
+            // A short answer may end before a Stop button could be seen: wait for the answer itself.
+            await first.GetByLabel("Message").FillAsync("Warm-up question");
+            await first.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
+            await Assertions.Expect(first.GetByText("Warm-up answer.")).ToBeVisibleAsync(new() { Timeout = 30_000 });
             await Task.Delay(2000);
             var baseline = await RssAsync(app);
 
