@@ -134,12 +134,28 @@ public static partial class AgentSteps
         var item = user.Page.GetByRole(AriaRole.Option, new() { Name = option, Exact = true });
         await item.ClickAsync();
         await user.WaitUntilIdleAsync();
-        if (await item.IsVisibleAsync())
+        // Escape closes the list when focus is still inside it; after a re-render it may not be, and a click
+        // on the select itself toggles the list closed instead.
+        for (var attempt = 0; attempt < 3 && await item.IsVisibleAsync(); attempt++)
         {
-            await user.Page.Keyboard.PressAsync("Escape");
-            await Expect(item).ToBeHiddenAsync();
+            if (attempt == 0)
+            {
+                await user.Page.Keyboard.PressAsync("Escape");
+            }
+            else
+            {
+                await select.ClickAsync();
+            }
+            try
+            {
+                await Expect(item).ToBeHiddenAsync(new() { Timeout = 3_000 });
+            }
+            catch (PlaywrightException) when (attempt < 2)
+            {
+            }
             await user.WaitUntilIdleAsync();
         }
+        await Expect(item).ToBeHiddenAsync();
     }
 
     [GeneratedRegex(@"/agents/(?<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")]

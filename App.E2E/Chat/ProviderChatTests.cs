@@ -97,7 +97,17 @@ public sealed partial class ProviderChatTests(RunningApp app, ITestOutputHelper 
         await Expect(markdown).ToContainTextAsync("<img src=x onerror=\"window.__injected=1\"> stays text.");
         Assert.True(await page.EvaluateAsync<bool>("() => window.__injected === undefined"));
         await answer.GetByRole(AriaRole.Button, new() { Name = "Copy code" }).ClickAsync();
-        Assert.Equal("standup post --status \"on track\"", await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"));
+        // The copy goes through the circuit to the browser: wait for it to reach the clipboard.
+        var copied = "";
+        for (var i = 0; i < 50 && copied.Length == 0; i++)
+        {
+            copied = await page.EvaluateAsync<string>("() => navigator.clipboard.readText()");
+            if (copied.Length == 0)
+            {
+                await Task.Delay(100);
+            }
+        }
+        Assert.Equal("standup post --status \"on track\"", copied);
         await shots.TakeAsync(page, "chat-tool-step");
 
         // What the provider received: two calls with the key, the second carrying the tool's result.

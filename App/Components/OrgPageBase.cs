@@ -147,6 +147,24 @@ public abstract class OrgPageBase : ComponentBase, IDisposable
         return false;
     }
 
+    /// <summary>True while a <see cref="BusyAsync"/> action runs: pages disable their action buttons with it.</summary>
+    protected bool Busy { get; private set; }
+
+    /// <summary>Runs a user action with <see cref="Busy"/> set, so it cannot be started twice at once.</summary>
+    protected async Task BusyAsync(Func<Task> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Busy = true;
+        try
+        {
+            await action();
+        }
+        finally
+        {
+            Busy = false;
+        }
+    }
+
     protected string OrgPath(string? rest = null) =>
         "/o/" + Uri.EscapeDataString(Slug) + (string.IsNullOrEmpty(rest) ? "" : "/" + rest);
 

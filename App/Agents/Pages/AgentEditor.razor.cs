@@ -25,7 +25,6 @@ public sealed partial class AgentEditor
     private string? _formError;
     private bool _agentMissing;
     private bool _saving;
-    private bool _busy;
     private bool _loaded;
     private Guid? _loadedFor;
 
@@ -274,18 +273,6 @@ public sealed partial class AgentEditor
         await RefreshAsync();
     }
 
-    private async Task BusyAsync(Func<Task> action)
-    {
-        _busy = true;
-        try
-        {
-            await action();
-        }
-        finally
-        {
-            _busy = false;
-        }
-    }
 
     /// <summary>Shows the agent as stored after an action (keeping unsaved edits would hide what the action changed).</summary>
     private async Task RefreshAsync()

@@ -11,7 +11,6 @@ namespace AgentSpace.Agents.Pages;
 public sealed partial class AgentsIndex
 {
     private AgentList? _list;
-    private bool _busy;
 
     [Inject]
     private AgentService AgentService { get; set; } = default!;
@@ -64,18 +63,6 @@ public sealed partial class AgentsIndex
         await ReloadListAsync();
     }
 
-    private async Task BusyAsync(Func<Task> action)
-    {
-        _busy = true;
-        try
-        {
-            await action();
-        }
-        finally
-        {
-            _busy = false;
-        }
-    }
 
     private async Task ReloadListAsync()
     {

@@ -17,7 +17,6 @@ public sealed partial class Models
     private EditorForm? _editor;
     private string? _editorError;
     private bool _saving;
-    private bool _busy;
     private readonly Dictionary<Guid, ConnectionTestResult> _tests = [];
     private readonly Dictionary<Guid, IReadOnlyList<string>> _fetched = [];
     private readonly Dictionary<Guid, TextBox> _manual = [];
@@ -207,18 +206,6 @@ public sealed partial class Models
 
     private Selection SelectedFor(Guid providerId) => _selected.TryGetValue(providerId, out var selection) ? selection : _selected[providerId] = new Selection();
 
-    private async Task BusyAsync(Func<Task> action)
-    {
-        _busy = true;
-        try
-        {
-            await action();
-        }
-        finally
-        {
-            _busy = false;
-        }
-    }
 
     private async Task ReloadListAsync()
     {

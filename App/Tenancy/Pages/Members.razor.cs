@@ -11,7 +11,6 @@ public sealed partial class Members
     private readonly InviteForm _invite = new();
     private MemberList? _list;
     private Guid _me;
-    private bool _busy;
     private bool _inviting;
     private string? _inviteError;
 
@@ -131,18 +130,6 @@ public sealed partial class Members
         }
     }
 
-    private async Task BusyAsync(Func<Task> action)
-    {
-        _busy = true;
-        try
-        {
-            await action();
-        }
-        finally
-        {
-            _busy = false;
-        }
-    }
 
     /// <summary>Refreshes the tables after a change (or a refusal, so a select shows the stored role again).</summary>
     private async Task ReloadListAsync()
