@@ -296,6 +296,9 @@ public sealed class ChatEngine(
                     }
                     await foreach (var update in connection.Client.GetStreamingResponseAsync(messages, options, token))
                     {
+                        // Kept until the call ends (text, tool calls, usage); the SDK's raw copy of each piece is
+                        // not needed and is most of its size.
+                        update.RawRepresentation = null;
                         updates.Add(update);
                         if (update.Text is not { Length: > 0 } delta)
                         {
