@@ -18,7 +18,6 @@ public sealed partial class Usage
     private StackedBarChartOptions _costOptions = new();
     private StackedBarChartOptions _tokenOptions = new();
     private string? _quotaError;
-    private bool _busy;
 
     [Inject]
     private UsageService UsageService { get; set; } = default!;
@@ -80,29 +79,20 @@ public sealed partial class Usage
         await TryAsync(async (actor, ct) => Show(await UsageService.GetAsync(actor, Slug, ct)));
     }
 
-    private async Task ResumeAsync(AgentBudget agent)
+    private Task ResumeAsync(AgentBudget agent) => BusyAsync(async () =>
     {
-        _busy = true;
-        try
+        string? message = null;
+        if (await TryAsync(async (actor, ct) => message = await UsageService.ResumeAgentAsync(actor, Slug, agent.AgentId, ct)))
         {
-            string? message = null;
-            if (await TryAsync(async (actor, ct) => message = await UsageService.ResumeAgentAsync(actor, Slug, agent.AgentId, ct)))
-            {
-                Snackbar.Add(message!, agent.BudgetUsedUp ? Severity.Warning : Severity.Success);
-            }
-            await RefreshAsync();
+            Snackbar.Add(message!, agent.BudgetUsedUp ? Severity.Warning : Severity.Success);
         }
-        finally
-        {
-            _busy = false;
-        }
-    }
+        await RefreshAsync();
+    });
 
-    private async Task SaveQuotaAsync()
+    private Task SaveQuotaAsync()
     {
         _quotaError = null;
-        _busy = true;
-        try
+        return BusyAsync(async () =>
         {
             if (await TryAsync((actor, ct) => UsageService.SetMonthlyQuotaAsync(actor, Slug, _quota.Usd, ct),
                     _quota.Usd is null ? "The monthly quota was removed." : "The monthly quota was saved.",
@@ -110,11 +100,7 @@ public sealed partial class Usage
             {
                 await RefreshAsync();
             }
-        }
-        finally
-        {
-            _busy = false;
-        }
+        });
     }
 
     private sealed class QuotaForm
