@@ -160,7 +160,7 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
         // A pool of exactly one connection, so the unscoped query below reuses the tenant's connection.
         var cs = new NpgsqlConnectionStringBuilder(app.Database.AppConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, NoResetOnClose = noResetOnClose }.ConnectionString;
         await using var dataSource = NpgsqlDataSource.Create(cs);
-        var options = new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).UseTenantScope().Options;
+        var options = new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource, n => n.UseVector()).UseTenantScope().Options;
         var uow = new TenantUnitOfWork(new SingleOptionsFactory(options));
 
         var inside = await uow.RunAsync(a.Schema, async (db, ct) =>
@@ -180,7 +180,7 @@ public sealed class TenantIsolationTests(AppServices app) : IClassFixture<AppSer
     {
         var (a, _) = await TwoTenantsAsync();
         await using var dataSource = NpgsqlDataSource.Create(app.Database.AppConnectionString);
-        var uow = new TenantUnitOfWork(new SingleOptionsFactory(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource).Options));
+        var uow = new TenantUnitOfWork(new SingleOptionsFactory(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(dataSource, n => n.UseVector()).Options));
         await Assert.ThrowsAsync<InvalidOperationException>(() => uow.RunAsync(a.Schema, (db, ct) => db.AuditEvents.CountAsync(ct), default));
     }
 

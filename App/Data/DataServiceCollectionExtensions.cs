@@ -1,5 +1,6 @@
 using AgentSpace.Hosting;
 using Npgsql;
+using Pgvector.Npgsql;
 using Microsoft.EntityFrameworkCore;
 
 namespace AgentSpace.Data;
@@ -13,12 +14,17 @@ public static class DataServiceCollectionExtensions
         services.Configure<DatabaseOptions>(configuration.GetSection(DatabaseOptions.Section));
         // Tenant scope and migrations set only transaction-local state (SET LOCAL), so nothing survives a lease
         // even without Npgsql's reset on close (DISCARD ALL), as behind PgBouncer in transaction mode.
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(
-            string.IsNullOrWhiteSpace(connectionString) ? throw new InvalidOperationException(ConnectionStringCheck.Missing) : connectionString).Build());
+        services.AddSingleton(_ =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(
+                string.IsNullOrWhiteSpace(connectionString) ? throw new InvalidOperationException(ConnectionStringCheck.Missing) : connectionString);
+            builder.UseVector();
+            return builder.Build();
+        });
         services.AddDbContextFactory<PlatformDbContext>((sp, o) =>
             o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.MigrationsHistoryTable("__EFMigrationsHistory", PlatformDbContext.Schema)));
         // One options instance for every tenant: no per-tenant model or service provider.
-        services.AddDbContextFactory<TenantDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()).UseTenantScope());
+        services.AddDbContextFactory<TenantDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.UseVector()).UseTenantScope());
         services.AddSingleton<TenantUnitOfWork>();
         services.AddSingleton<SchemaMigrator>();
         services.AddSingleton(TimeProvider.System);

@@ -14,5 +14,5 @@ internal sealed class PlatformDesignTimeFactory : IDesignTimeDbContextFactory<Pl
 internal sealed class TenantDesignTimeFactory : IDesignTimeDbContextFactory<TenantDbContext>
 {
     public TenantDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql("Host=localhost").Options);
+        new(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql("Host=localhost", n => n.UseVector()).Options);
 }

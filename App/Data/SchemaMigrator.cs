@@ -43,7 +43,7 @@ public sealed partial class SchemaMigrator(
         .Options;
 
     private readonly DbContextOptions<TenantDbContext> _tenantMigrationOptions = new DbContextOptionsBuilder<TenantDbContext>()
-        .UseNpgsql(dataSource)
+        .UseNpgsql(dataSource, n => n.UseVector())
         .ConfigureWarnings(w => w.Ignore(RelationalEventId.MigrationsUserTransactionWarning))
         .Options;
 

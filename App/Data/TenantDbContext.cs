@@ -2,6 +2,7 @@ using System.Data.Common;
 using AgentSpace.Agents;
 using AgentSpace.Audit;
 using AgentSpace.Chat;
+using AgentSpace.Knowledge;
 using AgentSpace.Limits;
 using AgentSpace.Providers;
 using Microsoft.EntityFrameworkCore;
@@ -28,6 +29,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
     public DbSet<UsageRecord> Usage => Set<UsageRecord>();
     public DbSet<OrgLimitSettings> LimitSettings => Set<OrgLimitSettings>();
+    public DbSet<KnowledgeDocument> KnowledgeDocuments => Set<KnowledgeDocument>();
+    public DbSet<KnowledgeChunk> KnowledgeChunks => Set<KnowledgeChunk>();
+    public DbSet<AgentDocument> AgentDocuments => Set<AgentDocument>();
+    public DbSet<KnowledgeJob> KnowledgeJobs => Set<KnowledgeJob>();
+    public DbSet<KnowledgeSettings> KnowledgeSettings => Set<KnowledgeSettings>();
 
     /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
     internal TenantSchemaName? Scope
@@ -91,6 +97,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new UsageRecordConfiguration());
         modelBuilder.ApplyConfiguration(new OrgLimitSettingsConfiguration());
         modelBuilder.ApplyConfiguration(new UsageReservationConfiguration());
+        modelBuilder.ApplyConfiguration(new KnowledgeDocumentConfiguration());
+        modelBuilder.ApplyConfiguration(new KnowledgeChunkConfiguration());
+        modelBuilder.ApplyConfiguration(new AgentDocumentConfiguration());
+        modelBuilder.ApplyConfiguration(new KnowledgeJobConfiguration());
+        modelBuilder.ApplyConfiguration(new KnowledgeSettingsConfiguration());
         SnakeCaseNames.Apply(modelBuilder);
     }
 }
