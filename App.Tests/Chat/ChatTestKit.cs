@@ -26,6 +26,18 @@ public sealed class RecordingServerGateway(Func<RecordingModelServer> server) : 
 
     public static ModelPrice Price { get; } = new(1m, 2m);
 
+    public Task<ModelRoute> RouteAsync(TenantWork work, ModelChoice choice, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(choice);
+        return Task.FromResult(new ModelRoute(choice, null, null, choice.ProviderId is null ? ModelPrice.Free : Price, null));
+    }
+
+    public Task<ModelConnection> ConnectAsync(Guid organizationId, ModelRoute route, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        return ConnectAsync(organizationId, route.Choice, ct);
+    }
+
     public Task<ModelConnection> ConnectAsync(Guid organizationId, ModelChoice choice, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(choice);
@@ -53,6 +65,9 @@ public sealed class PermissiveCostGuard : ICostGuard
     public Task<TurnRefusal?> CheckTurnAsync(TenantWork work, Guid agentId, CancellationToken ct) => Task.FromResult<TurnRefusal?>(null);
 
     public Task<SpendDecision> CheckCallAsync(Guid organizationId, RunBudget run, decimal projectedUsd, CancellationToken ct) =>
+        Task.FromResult(new SpendDecision(SpendTier.Ok, 0, run?.CapUsd, TimeSpan.Zero, null));
+
+    public Task<SpendDecision> CheckCallAsync(TenantWork work, RunBudget run, decimal projectedUsd, CancellationToken ct) =>
         Task.FromResult(new SpendDecision(SpendTier.Ok, 0, run?.CapUsd, TimeSpan.Zero, null));
 
     public Task RecordAsync(Guid organizationId, UsageEntry entry, CancellationToken ct)

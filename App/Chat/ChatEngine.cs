@@ -105,8 +105,12 @@ public sealed class ChatEngine(
 
     private sealed record TurnRequest(Guid AgentId, Guid? ConversationId, string? Text, Guid? AnswerUserTurnId);
 
-    private sealed record TurnStart(Agent Agent, List<AgentMemory> Memories, List<ChatTurn> History, Guid ConversationId, ChatTurn UserTurn, Guid AssistantTurnId,
-        TurnRefusal? Refusal);
+    /// <summary>
+    /// A written turn, ready to stream: the prompt, the route to the model and the first call's spend decision, all
+    /// read and made in the unit of work that wrote the turn.
+    /// </summary>
+    private sealed record TurnStart(Agent Agent, List<ChatMessage> Prompt, Guid ConversationId, ChatTurn UserTurn, Guid AssistantTurnId,
+        TurnRefusal? Refusal, ModelRoute? Route, SpendDecision? FirstCall);
 
     private async Task<TurnOutcome> RunAsync(IServiceProvider services, ChatCaller caller, OrgContext org, TurnRequest request, LiveTurn? watch, CancellationToken ct)
     {
@@ -117,7 +121,7 @@ public sealed class ChatEngine(
         var run = runs.Start(runId, caller.UserId, ct);
         try
         {
-            var start = await BeginAsync(tenant, guard, caller, org, request, runId, ct);
+            var start = await BeginAsync(tenant, guard, services.GetRequiredService<IModelGateway>(), caller, org, request, runId, ct);
             watch ??= new LiveTurn();
             watch.ConversationId = start.ConversationId;
             watch.UserTurnId = start.UserTurn.Id;
@@ -139,7 +143,8 @@ public sealed class ChatEngine(
         }
     }
 
-    private async Task<TurnStart> BeginAsync(ChatTenant tenant, ICostGuard guard, ChatCaller caller, OrgContext org, TurnRequest request, Guid runId, CancellationToken ct) =>
+    private async Task<TurnStart> BeginAsync(ChatTenant tenant, ICostGuard guard, IModelGateway gateway, ChatCaller caller, OrgContext org, TurnRequest request,
+        Guid runId, CancellationToken ct) =>
         await tenant.RunAsync(caller, org, OrgRole.Member, "chat.send", async (w, t) =>
         {
             var agent = await w.Db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == request.AgentId, t)
@@ -166,9 +171,10 @@ public sealed class ChatEngine(
                 };
                 w.Db.Conversations.Add(conversation);
             }
+            var isNew = request.ConversationId is null;
             var turns = w.Db.ChatTurns.AsNoTracking().Where(m => m.ConversationId == conversation.Id);
             // Turns are ordered by time; each new one is placed after the last, so order holds even when the clock has not moved.
-            var last = await turns.MaxAsync(m => (DateTimeOffset?)m.CreatedAt, t);
+            var last = isNew ? null : await turns.MaxAsync(m => (DateTimeOffset?)m.CreatedAt, t);
             var at = last is { } l && l >= now ? l.AddTicks(10) : now;
             ChatTurn user;
             if (request.AnswerUserTurnId is { } answerId)
@@ -191,7 +197,7 @@ public sealed class ChatEngine(
                 w.Db.ChatTurns.Add(user);
                 at = at.AddTicks(10);
             }
-            var history = await turns.Where(m => m.CreatedAt < user.CreatedAt).OrderByDescending(m => m.CreatedAt).Take(MaxHistoryTurns).ToListAsync(t);
+            var history = isNew ? [] : await turns.Where(m => m.CreatedAt < user.CreatedAt).OrderByDescending(m => m.CreatedAt).Take(MaxHistoryTurns).ToListAsync(t);
             history.Reverse();
             var assistant = new ChatTurn
             {
@@ -210,7 +216,20 @@ public sealed class ChatEngine(
             var memories = await w.Db.AgentMemories.AsNoTracking().Where(m => m.AgentId == agent.Id)
                 .OrderByDescending(m => m.CreatedAt).Take(MaxMemories).ToListAsync(t);
             await w.Db.SaveChangesAsync(t);
-            return new TurnStart(agent, memories, history, conversation.Id, user, assistant.Id, refusal);
+            var prompt = Prompt(agent, memories, history, user.Content);
+            if (refusal is not null)
+            {
+                return new TurnStart(agent, prompt, conversation.Id, user, assistant.Id, refusal, null, null);
+            }
+            // The first model call is checked here, where the turn is written, rather than in a unit of work of its own.
+            var route = await gateway.RouteAsync(w, new ModelChoice(agent.ProviderId, agent.Model), t);
+            SpendDecision? first = null;
+            if (route.Problem is null)
+            {
+                var projected = TokenCounter.ProjectCost(route.Price, CountPrompt(prompt), OutputAllowanceTokens);
+                first = await guard.CheckCallAsync(w, new RunBudget(runId, agent.Id, agent.RunCostCapUsd), projected, t);
+            }
+            return new TurnStart(agent, prompt, conversation.Id, user, assistant.Id, null, route, first);
         }, ct);
 
     /// <summary>The model calls and tool loop, outside any unit of work.</summary>
@@ -238,11 +257,12 @@ public sealed class ChatEngine(
         var toolSequence = 0;
         var lastSave = Environment.TickCount64;
         Exception? providerFailure = null;
+        var firstCallTaken = false;
         try
         {
             try
             {
-                connection = await services.GetRequiredService<IModelGateway>().ConnectAsync(org.Id, new ModelChoice(agent.ProviderId, agent.Model), token);
+                connection = await services.GetRequiredService<IModelGateway>().ConnectAsync(org.Id, start.Route!, token);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
@@ -255,7 +275,7 @@ public sealed class ChatEngine(
             guarded = filter.SecretsOf(org.Id);
             hold = OutputFilter.HoldBack(guarded);
             var overlap = OutputFilter.Overlap(guarded, agent.Instructions);
-            var messages = Prompt(agent, start.Memories, start.History, start.UserTurn.Content);
+            var messages = start.Prompt;
             var toolbox = AgentToolbox.For(agent.Tools, new ToolContext(tenant, caller, org, agent.Id, start.AssistantTurnId), clock);
             var options = new ChatOptions
             {
@@ -272,8 +292,17 @@ public sealed class ChatEngine(
                     Notice($"Stopped after {MaxModelCalls} model calls in one answer.");
                     break;
                 }
-                var projected = TokenCounter.ProjectCost(connection.Price, CountPrompt(messages), OutputAllowanceTokens);
-                var decision = await guard.CheckCallAsync(org.Id, budget, projected, token);
+                SpendDecision decision;
+                if (call == 0 && start.FirstCall is { } first)
+                {
+                    decision = first;
+                    firstCallTaken = true;
+                }
+                else
+                {
+                    var projected = TokenCounter.ProjectCost(connection.Price, CountPrompt(messages), OutputAllowanceTokens);
+                    decision = await guard.CheckCallAsync(org.Id, budget, projected, token);
+                }
                 if (decision.Tier == SpendTier.Halt)
                 {
                     status = TurnStatus.HaltedByCostCap;
@@ -424,6 +453,11 @@ public sealed class ChatEngine(
             }
         }
 
+        if (!firstCallTaken && start.FirstCall?.ReservationId is { } unused)
+        {
+            // The first call was admitted when the turn was written but never made (no connection, or stopped first).
+            await guard.ReleaseAsync(org.Id, unused, CancellationToken.None);
+        }
         var full = status == TurnStatus.Refused ? "" : answer.ToString();
         // An answer the model ended keeps all its text. One that was cut off (Stop, a shutdown, a failure, a limit) keeps
         // what was shown: everything but the held-back tail, decided by its length alone, never by what it holds.

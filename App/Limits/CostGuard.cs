@@ -85,31 +85,40 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentOutOfRangeException.ThrowIfNegative(projectedUsd);
+        return operations.RunAsSystemAsync(organizationId, CallReason, (work, token) => CheckCallAsync(work, run, projectedUsd, token), ct);
+    }
+
+    public async Task<SpendDecision> CheckCallAsync(TenantWork work, RunBudget run, decimal projectedUsd, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentOutOfRangeException.ThrowIfNegative(projectedUsd);
         var periods = new UsagePeriods(clock.GetUtcNow());
-        return operations.RunAsSystemAsync(organizationId, CallReason, async (work, token) =>
+        // One check at a time per organization, each seeing the reservations of those before it. The lock and the
+        // removal of reservations past their lifetime go in one round trip.
+        await using (var cmd = work.Db.CreateCommand("select pg_advisory_xact_lock(@key); delete from usage_reservations where created_at < @expired")
+            .With("key", LockKey($"spend:{work.Org.Id:N}"), DbType.Int64)
+            .With("expired", periods.Now - ReservationLifetime, DbType.DateTimeOffset))
         {
-            // One check at a time per organization, each seeing the reservations of those before it.
-            await LockAsync(work.Db, $"spend:{organizationId:N}", token);
-            var expired = periods.Now - ReservationLifetime;
-            await work.Db.Set<UsageReservation>().Where(r => r.CreatedAt < expired).ExecuteDeleteAsync(token);
-            var s = await ReadStateAsync(work.Db, run.AgentId, run.RunId, periods, token);
-            var decision = Decide(work, s, run, projectedUsd);
-            if (decision.Tier == SpendTier.Halt || projectedUsd == 0)
-            {
-                return decision;
-            }
-            var reservation = new UsageReservation
-            {
-                Id = Guid.CreateVersion7(periods.Now),
-                RunId = run.RunId,
-                AgentId = run.AgentId,
-                ProjectedUsd = projectedUsd,
-                CreatedAt = periods.Now,
-            };
-            work.Db.Set<UsageReservation>().Add(reservation);
-            await work.Db.SaveChangesAsync(token);
-            return decision with { ReservationId = reservation.Id };
-        }, ct);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        var s = await ReadStateAsync(work.Db, run.AgentId, run.RunId, periods, ct);
+        var decision = Decide(work, s, run, projectedUsd);
+        if (decision.Tier == SpendTier.Halt || projectedUsd == 0)
+        {
+            return decision;
+        }
+        var reservation = new UsageReservation
+        {
+            Id = Guid.CreateVersion7(periods.Now),
+            RunId = run.RunId,
+            AgentId = run.AgentId,
+            ProjectedUsd = projectedUsd,
+            CreatedAt = periods.Now,
+        };
+        work.Db.Set<UsageReservation>().Add(reservation);
+        await work.Db.SaveChangesAsync(ct);
+        return decision with { ReservationId = reservation.Id };
     }
 
     private SpendDecision Decide(TenantWork work, GuardState s, RunBudget run, decimal projectedUsd)
@@ -260,10 +269,12 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
     /// <summary>A transaction-scoped advisory lock, namespaced so it cannot meet another feature's lock.</summary>
     private static async Task LockAsync(TenantDbContext db, string scope, CancellationToken ct)
     {
-        var key = BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("agentspace.cost-guard:" + scope)));
-        await using var cmd = db.CreateCommand("select pg_advisory_xact_lock(@key)").With("key", key, DbType.Int64);
+        await using var cmd = db.CreateCommand("select pg_advisory_xact_lock(@key)").With("key", LockKey(scope), DbType.Int64);
         await cmd.ExecuteNonQueryAsync(ct);
     }
+
+    private static long LockKey(string scope) =>
+        BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("agentspace.cost-guard:" + scope)));
 
     /// <summary>Everything a decision needs, in one statement (one snapshot: a reservation and the usage that replaced it are never both seen).</summary>
     private static async Task<GuardState> ReadStateAsync(TenantDbContext db, Guid? agentId, Guid? runId, UsagePeriods periods, CancellationToken ct)

@@ -54,6 +54,12 @@ public interface ICostGuard
     /// </summary>
     Task<SpendDecision> CheckCallAsync(Guid organizationId, RunBudget run, decimal projectedUsd, CancellationToken ct);
 
+    /// <summary>
+    /// The same check inside the caller's unit of work (a turn's first call, checked where the turn is written):
+    /// the reservation commits, or not, with that work. The organization's spend checks wait on each other until it ends.
+    /// </summary>
+    Task<SpendDecision> CheckCallAsync(TenantWork work, RunBudget run, decimal projectedUsd, CancellationToken ct);
+
     /// <summary>After each model call; releases its reservation; pauses the agent when its monthly budget is used up.</summary>
     Task RecordAsync(Guid organizationId, UsageEntry entry, CancellationToken ct);
 

@@ -11,6 +11,7 @@ public static class ProvidersServiceCollectionExtensions
         services.AddModelHttp();
         services.AddSingleton<ProviderConnector>();
         services.AddScoped<IModelGateway, ModelGateway>();
+        services.AddSingleton<ModelClientCache>();
         services.AddScoped<ProviderService>();
         services.AddOrgNavItem(new OrgNavItem("Models", "settings/models", Icons.Material.Outlined.Hub, OrgRole.Admin, 950));
         return services;

@@ -102,9 +102,9 @@ report.Add($"  direct, until more than {HoldBackChars} characters (the output fi
 report.Add($"  through the app (ChatEngine.SendAsync), first visible text: median {F(Median(appFirst))} ms, p95 {F(P95(appFirst))} ms");
 report.Add($"  overhead against the first piece: median +{F(Median(appFirst) - Median(directTimes))} ms (ratio {(Median(appFirst) / Median(directTimes)).ToString("F2", inv)}x), " +
     $"p95 +{F(P95(appFirst) - P95(directTimes))} ms; target <= 15 ms median: {(Median(appFirst) - Median(directTimes) <= 15 ? "met" : "MISSED")}");
-report.Add($"  app, until the turn rows are written (access, then one unit of work: turn check, user + assistant turn): median {F(Median(appTimes.Select(t => t.RowsWritten)))} ms, p95 {F(P95(appTimes.Select(t => t.RowsWritten)))} ms");
-report.Add($"  app, until the provider connection is open (+ provider row, vault key, SDK client): median {F(Median(appTimes.Select(t => t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.Connected)))} ms");
-report.Add($"  app, connection open -> first token (call check, HTTP, first piece, output filter): median {F(Median(appTimes.Select(t => t.FirstToken - t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.FirstToken - t.Connected)))} ms");
+report.Add($"  app, until the turn rows are written (access, then one unit of work: turn check, user + assistant turn, provider row and price, first call's spend check): median {F(Median(appTimes.Select(t => t.RowsWritten)))} ms, p95 {F(P95(appTimes.Select(t => t.RowsWritten)))} ms");
+report.Add($"  app, until the provider connection is open (+ vault key and SDK client, kept 60 s): median {F(Median(appTimes.Select(t => t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.Connected)))} ms");
+report.Add($"  app, connection open -> first token (HTTP, first piece, output filter): median {F(Median(appTimes.Select(t => t.FirstToken - t.Connected)))} ms, p95 {F(P95(appTimes.Select(t => t.FirstToken - t.Connected)))} ms");
 report.Add($"  app, whole turn (incl. usage record and final write): median {F(Median(appTimes.Select(t => t.Whole)))} ms, p95 {F(P95(appTimes.Select(t => t.Whole)))} ms");
 Console.WriteLine(string.Join('\n', report.Skip(1)));
 
@@ -364,9 +364,9 @@ static async Task<List<(string Name, List<double> Times)>> StepsAsync(IServicePr
         "a person's tenant operation with one small query (TenantOperation.RunAsync: access check + unit of work; BeginAsync is one such, with 4 reads and the inserts)",
         "  of which: org lookup alone (platform, as RunAsSystemAsync does first)",
         "  of which: bare tenant unit of work with the same query (TenantUnitOfWork.RunAsync)",
-        "provider connection (IModelGateway.ConnectAsync: org lookup + unit of work + vault open + SDK client)",
+        "provider connection on its own (IModelGateway.ConnectAsync: org lookup + unit of work + vault key and SDK client, kept 60 s; in a turn the provider is read in the turn's unit of work)",
         "  of which: vault open of the provider key alone (ISecretVault.OpenAsync)",
-        "cost guard call check (ICostGuard.CheckCallAsync: org lookup + one system unit of work that also reserves the projected cost)",
+        "cost guard call check on its own (ICostGuard.CheckCallAsync: org lookup + one system unit of work that also reserves the projected cost; a turn's first call is checked inside the turn's unit of work, later tool-loop calls this way)",
         "usage record (ICostGuard.RecordAsync, releasing the reservation; after the answer, not before the first token)",
     };
     var times = names.Select(_ => new List<double>(n)).ToList();
