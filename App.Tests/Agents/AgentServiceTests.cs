@@ -242,14 +242,14 @@ public sealed class AgentServiceTests(AppServices app) : IClassFixture<AppServic
     }
 
     [Fact]
-    public async Task Create_WithKnowledgeSearch_IsRefusedUntilTheKnowledgeBaseExists()
+    public async Task Create_WithAnUnknownTool_IsAFieldErrorOnTools()
     {
         var owner = await app.NewUserAsync("owner");
         var org = await app.CreateOrgAsync(owner);
 
-        var refused = await RefusedAsync(owner, org.Slug, Valid("Librarian") with { Tools = [AgentTools.Memory, AgentTools.KnowledgeSearch] });
+        var refused = await RefusedAsync(owner, org.Slug, Valid("Librarian") with { Tools = [AgentTools.Memory, "shell_exec"] });
 
-        Assert.Contains("not available yet", refused.Errors[nameof(AgentInput.Tools)], StringComparison.Ordinal);
+        Assert.Equal("Choose tools from the list.", refused.Errors[nameof(AgentInput.Tools)]);
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public class AppServices : IAsyncLifetime
     public IConfiguration Configuration { get; private set; } = new ConfigurationBuilder().Build();
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 11, 1, 9, 0, 0, TimeSpan.Zero));
     public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-mail-" + Guid.NewGuid().ToString("N"));
+    /// <summary>This fixture's own upload folder: the start-up sweep of one fixture must not touch another's files.</summary>
+    public string KnowledgeFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-knowledge-" + Guid.NewGuid().ToString("N"));
 
     /// <summary>Extra settings a test class needs (override in a derived fixture).</summary>
     protected virtual IDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>();
@@ -47,6 +49,7 @@ public class AppServices : IAsyncLifetime
             ["App:PublicBaseUrl"] = "https://agentspace.test",
             // A throwaway vault master key per fixture (outside Development the vault has no default).
             ["Vault:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ["Knowledge:TempDirectory"] = KnowledgeFolder,
         };
         foreach (var (k, v) in ExtraSettings)
         {
@@ -91,6 +94,10 @@ public class AppServices : IAsyncLifetime
         if (Directory.Exists(MailFolder))
         {
             Directory.Delete(MailFolder, recursive: true);
+        }
+        if (Directory.Exists(KnowledgeFolder))
+        {
+            Directory.Delete(KnowledgeFolder, recursive: true);
         }
     }
 

@@ -18,8 +18,8 @@ public static partial class AgentValidation
     public const decimal MaxRunCostCapUsd = 1_000m;
     public const decimal MaxMonthlyBudgetUsd = 1_000_000m;
 
-    /// <summary>The tools an Admin can enable now. <see cref="AgentTools.KnowledgeSearch"/> comes with the knowledge base.</summary>
-    public static IReadOnlyList<string> OfferedTools { get; } = [AgentTools.Memory, AgentTools.CurrentTime];
+    /// <summary>The tools an Admin can enable.</summary>
+    public static IReadOnlyList<string> OfferedTools { get; } = [AgentTools.Memory, AgentTools.CurrentTime, AgentTools.KnowledgeSearch];
 
     public static string? Name(string? value)
     {
@@ -61,10 +61,6 @@ public static partial class AgentValidation
     {
         foreach (var tool in value ?? [])
         {
-            if (tool == AgentTools.KnowledgeSearch)
-            {
-                return "Knowledge search is not available yet: it comes with the knowledge base.";
-            }
             if (!OfferedTools.Contains(tool))
             {
                 return "Choose tools from the list.";

@@ -5,6 +5,7 @@ using AgentSpace.Agents;
 using AgentSpace.Audit;
 using AgentSpace.Chat.Tools;
 using AgentSpace.Hosting;
+using AgentSpace.Knowledge;
 using AgentSpace.Limits;
 using AgentSpace.Providers;
 using AgentSpace.Tenancy;
@@ -42,6 +43,8 @@ public sealed class ChatEngine(
     public const int MaxMemories = 50;
     public const int MaxMemoryChars = 8000;
     public const int MaxHistoryTurns = 40;
+    /// <summary>Passages of its documents an offline agent is given with each question.</summary>
+    public const int OfflinePassages = 5;
     public const int MaxMessageLength = 20_000;
     /// <summary>The output tokens each call may use, and what the projected cost assumes.</summary>
     public const int OutputAllowanceTokens = 2048;
@@ -258,6 +261,7 @@ public sealed class ChatEngine(
         var lastSave = Environment.TickCount64;
         Exception? providerFailure = null;
         var firstCallTaken = false;
+        var citations = new TurnCitations();
         try
         {
             try
@@ -276,7 +280,22 @@ public sealed class ChatEngine(
             hold = OutputFilter.HoldBack(guarded);
             var overlap = OutputFilter.Overlap(guarded, agent.Instructions);
             var messages = start.Prompt;
-            var toolbox = AgentToolbox.For(agent.Tools, new ToolContext(tenant, caller, org, agent.Id, start.AssistantTurnId), clock);
+            var knowledge = services.GetRequiredService<KnowledgeSearch>();
+            if (connection.IsOffline)
+            {
+                // The offline provider cannot call tools: it is given the best passages of the agent's documents up front.
+                var hits = await knowledge.SearchAsSystemAsync(org.Id, start.UserTurn.Content, KnowledgeScope.ForAgent(agent.Id), OfflinePassages, token);
+                if (hits.Count > 0)
+                {
+                    var passages = new StringBuilder(messages[0].Text).Append("\n\nPassages from the documents attached to you:\n");
+                    foreach (var hit in hits)
+                    {
+                        passages.Append(UntrustedContent.Wrap(TurnCitations.Label(citations.Register(hit), hit), hit.Text)).Append('\n');
+                    }
+                    messages[0] = new ChatMessage(ChatRole.System, passages.ToString());
+                }
+            }
+            var toolbox = AgentToolbox.For(agent.Tools, new ToolContext(tenant, caller, org, agent.Id, start.AssistantTurnId, citations), clock, knowledge);
             var options = new ChatOptions
             {
                 Temperature = (float)agent.Temperature,
@@ -476,7 +495,8 @@ public sealed class ChatEngine(
             // Notices (cost-cap tiers, the call limit) are kept with the turn so a reload still shows them.
             error = string.Join(" ", notices);
         }
-        await FinishAsync(tenant, caller, org, start.AssistantTurnId, content, status, error, connection, inputTokens, outputTokens, cost, withheld);
+        var sources = content.Length == 0 ? [] : citations.SourcesFor(start.AssistantTurnId, content);
+        await FinishAsync(tenant, caller, org, start.AssistantTurnId, content, status, error, connection, inputTokens, outputTokens, cost, withheld, sources);
         watch.Text = content;
         watch.Status = status;
         watch.Error = error;
@@ -570,7 +590,7 @@ public sealed class ChatEngine(
                 .ExecuteUpdateAsync(s => s.SetProperty(m => m.Content, content), t), ct);
 
     private async Task FinishAsync(ChatTenant tenant, ChatCaller caller, OrgContext org, Guid turnId, string content, string status, string? error,
-        ModelConnection? connection, int inputTokens, int outputTokens, decimal cost, string? withheld)
+        ModelConnection? connection, int inputTokens, int outputTokens, decimal cost, string? withheld, IReadOnlyList<TurnSource> sources)
     {
         try
         {
@@ -586,6 +606,7 @@ public sealed class ChatEngine(
                 turn.OutputTokens = outputTokens;
                 turn.CostUsd = cost;
                 turn.CompletedAt = clock.GetUtcNow();
+                w.Db.TurnSources.AddRange(sources);
                 if (withheld is not null)
                 {
                     w.Audit(ChatAuditActions.OutputWithheld, turnId.ToString(), new Dictionary<string, string?> { ["contained"] = withheld }, AuditOutcome.Denied);

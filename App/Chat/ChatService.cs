@@ -12,7 +12,17 @@ public sealed record ConversationSummary(Guid Id, Guid AgentId, string Title, Da
 
 /// <summary>A stored turn with its tool steps, as the chat shows it.</summary>
 public sealed record TurnView(Guid Id, string Role, string Content, string Status, string? Error, string? Label, Guid? RunId,
-    Guid? ReplyToId, int InputTokens, int OutputTokens, decimal CostUsd, DateTimeOffset CreatedAt, IReadOnlyList<ToolStep> Steps);
+    Guid? ReplyToId, int InputTokens, int OutputTokens, decimal CostUsd, DateTimeOffset CreatedAt, IReadOnlyList<ToolStep> Steps,
+    IReadOnlyList<SourceView> Sources);
+
+/// <summary>A numbered source an answer cites, as the chat lists it under the answer.</summary>
+public sealed record SourceView(int Number, string DocumentName, int? Page, string HeadingPath)
+{
+    public string Label => TurnCitations.Label(Number, new Knowledge.KnowledgeHit(Guid.Empty, Guid.Empty, DocumentName, 0, "", Page, HeadingPath, null, null, null, null, 0, 0));
+}
+
+/// <summary>The passage behind a citation, for the side panel; <see cref="Text"/> is null once its document is deleted.</summary>
+public sealed record PassageView(int Number, string DocumentName, int? Page, string HeadingPath, string? Text);
 
 /// <summary>What the chat page shows for one agent: the caller's conversations with it and the open one's turns.</summary>
 public sealed record ChatView(OrgContext Org, ChatAgent Agent, IReadOnlyList<ConversationSummary> Conversations,
@@ -82,10 +92,29 @@ public sealed class ChatService(TenantOperation operations, LiveRuns runs, TimeP
             var ids = turns.Select(m => m.Id).ToList();
             var steps = (await w.Db.ToolCalls.AsNoTracking().Where(c => ids.Contains(c.MessageId)).OrderBy(c => c.Sequence).ToListAsync(t))
                 .ToLookup(c => c.MessageId);
+            var sources = (await w.Db.TurnSources.AsNoTracking().Where(s => ids.Contains(s.MessageId)).OrderBy(s => s.Number).ToListAsync(t))
+                .ToLookup(s => s.MessageId);
             var views = turns.Select(m => new TurnView(m.Id, m.Role, m.Content, m.Status, m.Error, m.ProviderLabel, m.RunId, m.ReplyToId,
                 m.InputTokens, m.OutputTokens, m.CostUsd, m.CreatedAt,
-                [.. steps[m.Id].Select(c => new ToolStep(c.Tool, c.ArgumentsRedacted, c.Reason, c.Outcome, c.ResultPreview, c.ResultChars, c.DurationMs))])).ToList();
+                [.. steps[m.Id].Select(c => new ToolStep(c.Tool, c.ArgumentsRedacted, c.Reason, c.Outcome, c.ResultPreview, c.ResultChars, c.DurationMs))],
+                [.. sources[m.Id].Select(s => new SourceView(s.Number, s.DocumentName, s.Page, s.HeadingPath))])).ToList();
             return new ChatView(w.Org, agent, conversations, open, views);
+        }, ct);
+
+    /// <summary>
+    /// The passage a citation of one of the caller's own answers points to. Only the sources stored with that answer
+    /// can be opened this way, so a chunk id alone opens nothing.
+    /// </summary>
+    public Task<PassageView> PassageAsync(Actor actor, OrgRef org, Guid messageId, int number, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Viewer, "chat.source", async (w, t) =>
+        {
+            var source = await (from s in w.Db.TurnSources.AsNoTracking()
+                                join m in w.Db.ChatTurns on s.MessageId equals m.Id
+                                join c in w.Db.Conversations on m.ConversationId equals c.Id
+                                where s.MessageId == messageId && s.Number == number && c.UserId == actor.UserId
+                                select s).FirstOrDefaultAsync(t) ?? throw new ChatNotFoundException("Source");
+            var text = await w.Db.KnowledgeChunks.AsNoTracking().Where(k => k.Id == source.ChunkId).Select(k => k.Text).FirstOrDefaultAsync(t);
+            return new PassageView(source.Number, source.DocumentName, source.Page, source.HeadingPath, text);
         }, ct);
 
     public Task RenameAsync(Actor actor, OrgRef org, Guid conversationId, string title, CancellationToken ct)

@@ -27,6 +27,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<Conversation> Conversations => Set<Conversation>();
     public DbSet<ChatTurn> ChatTurns => Set<ChatTurn>();
     public DbSet<ToolCallRecord> ToolCalls => Set<ToolCallRecord>();
+    public DbSet<TurnSource> TurnSources => Set<TurnSource>();
     public DbSet<UsageRecord> Usage => Set<UsageRecord>();
     public DbSet<OrgLimitSettings> LimitSettings => Set<OrgLimitSettings>();
     public DbSet<KnowledgeDocument> KnowledgeDocuments => Set<KnowledgeDocument>();
@@ -94,6 +95,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new ConversationConfiguration());
         modelBuilder.ApplyConfiguration(new ChatTurnConfiguration());
         modelBuilder.ApplyConfiguration(new ToolCallRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new TurnSourceConfiguration());
         modelBuilder.ApplyConfiguration(new UsageRecordConfiguration());
         modelBuilder.ApplyConfiguration(new OrgLimitSettingsConfiguration());
         modelBuilder.ApplyConfiguration(new UsageReservationConfiguration());

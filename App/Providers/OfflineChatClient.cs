@@ -10,8 +10,8 @@ namespace AgentSpace.Providers;
 
 /// <summary>
 /// The built-in provider when no model is configured: deterministic, no network, and honest about it.
-/// It reads the untrusted-content envelopes in the prompt (the agent's memories, tool results and, once
-/// documents can be attached, retrieved passages), picks the sentences that best match the question,
+/// It reads the untrusted-content envelopes in the prompt (the agent's memories, tool results and the
+/// passages retrieved from the documents attached to the agent), picks the sentences that best match the question,
 /// and quotes them with numbered citations. With nothing relevant it says so. It never composes text
 /// of its own beyond that frame, and never claims to be a language model.
 /// </summary>
@@ -80,16 +80,25 @@ public sealed partial class OfflineChatClient : IChatClient
             return "**Offline** · I found nothing about that in this agent's memories or documents. " +
                 "I answer only by quoting what the agent has been given; no language model is configured.";
         }
-        var cited = ranked.Select(r => r.Passage).Distinct().ToList();
+        // A retrieved document passage carries its number for this turn ("[3] manual.pdf · page 2"): it is cited by that
+        // number, so the answer's marks match the turn's sources. Other passages (memories) are numbered after them.
+        var numbered = passages.Select(p => SourceNumber().Match(p.Source)).ToList();
+        var next = numbered.Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+        var numbers = new Dictionary<int, int>();
+        foreach (var passage in ranked.Select(r => r.Passage).Distinct())
+        {
+            numbers[passage] = numbered[passage].Success ? int.Parse(numbered[passage].Groups[1].Value, CultureInfo.InvariantCulture) : ++next;
+        }
         var answer = new StringBuilder("**Offline** · From what this agent has been given:\n\n");
         foreach (var quote in ranked)
         {
-            answer.Append("> ").Append(quote.Text.Trim()).Append(" [").Append(cited.IndexOf(quote.Passage) + 1).Append("]\n\n");
+            answer.Append("> ").Append(quote.Text.Trim()).Append(" [").Append(numbers[quote.Passage]).Append("]\n\n");
         }
         answer.Append("Sources:\n");
-        for (var i = 0; i < cited.Count; i++)
+        foreach (var (passage, number) in numbers.OrderBy(n => n.Value))
         {
-            answer.Append(CultureInfo.InvariantCulture, $"{i + 1}. {passages[cited[i]].Source}\n");
+            var source = numbered[passage].Success ? passages[passage].Source[numbered[passage].Length..] : passages[passage].Source;
+            answer.Append(CultureInfo.InvariantCulture, $"{number}. {source}\n");
         }
         return answer.ToString().TrimEnd();
     }
@@ -131,4 +140,7 @@ public sealed partial class OfflineChatClient : IChatClient
 
     [GeneratedRegex(@"\S+\s*|\s+", RegexOptions.CultureInvariant)]
     private static partial Regex Pieces();
+
+    [GeneratedRegex(@"^\[(\d{1,3})\] ", RegexOptions.CultureInvariant)]
+    private static partial Regex SourceNumber();
 }

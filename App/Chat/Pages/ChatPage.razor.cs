@@ -40,6 +40,19 @@ public sealed partial class ChatPage
 
     private bool CanSend => Org?.Can(OrgRole.Member) == true;
 
+    private bool _sourceOpen;
+    private PassageView? _source;
+
+    private async Task OpenSourceAsync(Guid messageId, int number)
+    {
+        PassageView? found = null;
+        if (await TryAsync(async (actor, ct) => found = await ChatService.PassageAsync(actor, Slug, messageId, number, ct)))
+        {
+            _source = found;
+            _sourceOpen = true;
+        }
+    }
+
     private bool Streaming => _live is not null;
 
     private Guid? LastAssistantId => _view?.Turns.LastOrDefault(t => t.Role == ChatRoles.Assistant)?.Id;

@@ -1,4 +1,5 @@
 using AgentSpace.Agents;
+using AgentSpace.Knowledge;
 using Microsoft.Extensions.AI;
 using Microsoft.SemanticKernel;
 
@@ -7,8 +8,7 @@ namespace AgentSpace.Chat.Tools;
 /// <summary>
 /// The tools an agent is given for one turn: its enabled Semantic Kernel plugins, offered to the model as
 /// <see cref="AIFunction"/>s. The engine invokes them itself (no automatic invocation), so the cost guard
-/// runs before every model call and every call is audited. <c>knowledge_search</c> is not offered until the
-/// knowledge base exists.
+/// runs before every model call and every call is audited.
 /// </summary>
 public sealed class AgentToolbox
 {
@@ -18,7 +18,7 @@ public sealed class AgentToolbox
 
     public IReadOnlyList<AITool> Tools => [.. _functions.Values];
 
-    public static AgentToolbox For(IReadOnlyCollection<string> enabled, ToolContext context, TimeProvider clock)
+    public static AgentToolbox For(IReadOnlyCollection<string> enabled, ToolContext context, TimeProvider clock, KnowledgeSearch knowledge)
     {
         ArgumentNullException.ThrowIfNull(enabled);
         var kernel = new Kernel();
@@ -33,6 +33,14 @@ public sealed class AgentToolbox
             foreach (var ai in KernelPluginFactory.CreateFromObject(new TimePlugin(clock), TimePlugin.PluginName).AsAIFunctions(kernel))
             {
                 var named = new NamedFunction(ai, AgentTools.CurrentTime);
+                functions[named.Name] = named;
+            }
+        }
+        if (enabled.Contains(AgentTools.KnowledgeSearch))
+        {
+            foreach (var ai in KernelPluginFactory.CreateFromObject(new KnowledgePlugin(context, knowledge), KnowledgePlugin.PluginName).AsAIFunctions(kernel))
+            {
+                var named = new NamedFunction(ai, AgentTools.KnowledgeSearch);
                 functions[named.Name] = named;
             }
         }

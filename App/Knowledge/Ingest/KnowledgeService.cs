@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace AgentSpace.Knowledge;
+
+public sealed record DocumentRow(Guid Id, string Name, DocumentKind? Kind, long SizeBytes, DocumentStatus Status, int ProgressDone, int ProgressTotal,
+    string? Error, int ChunkCount, DateTimeOffset UploadedAt, Guid UploadedBy, string? Embedder, IReadOnlyList<string> Agents)
+{
+    public bool IsWorking => Status is DocumentStatus.Queued or DocumentStatus.Extracting or DocumentStatus.Chunking or DocumentStatus.Embedding;
+}
+
+public sealed record KnowledgeOverview(OrgContext Org, IReadOnlyList<DocumentRow> Documents, long UsedBytes, long QuotaBytes, long MaxFileBytes)
+{
+    public bool AnyWorking => Documents.Any(d => d.IsWorking);
+}
+
+/// <summary>What happened to one uploaded file.</summary>
+public sealed record UploadResult(Guid DocumentId, string Name, bool AlreadyThere, string Message);
+
+/// <summary>
+/// The knowledge base's documents: upload (streamed to a temp file, then queued), list, delete. Members upload and
+/// delete what they uploaded, Admins delete any, Viewers read.
+/// </summary>
+public sealed class KnowledgeService(
+    TenantOperation operations,
+    KnowledgeTempFiles files,
+    KnowledgeQueue queue,
+    IOptions<KnowledgeOptions> options,
+    TimeProvider clock)
+{
+    private const int CopyBuffer = 81920;
+
+    public Task<KnowledgeOverview> ListAsync(Actor actor, OrgRef org, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Viewer, "knowledge.list", async (work, token) =>
+        {
+            var documents = await work.Db.KnowledgeDocuments.AsNoTracking().OrderByDescending(d => d.UploadedAt).ToListAsync(token);
+            var attached = await (from a in work.Db.AgentDocuments
+                                  join g in work.Db.Agents on a.AgentId equals g.Id
+                                  select new { a.DocumentId, g.Name }).ToListAsync(token);
+            var agentsOf = attached.GroupBy(a => a.DocumentId).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)[.. g.Select(a => a.Name).Order(StringComparer.OrdinalIgnoreCase)]);
+            var rows = documents.Select(d => new DocumentRow(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount,
+                d.UploadedAt, d.UploadedBy, d.Embedder, agentsOf.GetValueOrDefault(d.Id, []))).ToList();
+            return new KnowledgeOverview(work.Org, rows, documents.Sum(d => d.SizeBytes), options.Value.OrgQuotaBytes, options.Value.MaxFileBytes);
+        }, ct);
+
+    /// <summary>
+    /// Streams <paramref name="content"/> to a temp file (never more than the size limit), then records the document
+    /// and its processing job in one unit of work. Identical content already here is not stored again.
+    /// </summary>
+    public async Task<UploadResult> UploadAsync(Actor actor, OrgRef org, string? fileName, Stream content, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        // Refused before a byte is read when the person may not upload.
+        var context = await operations.RunAsync(actor, org, OrgRole.Member, "knowledge.upload", (w, _) => Task.FromResult(w.Org), ct);
+        return await StoreAsync(context.Id, DocumentNames.Sanitize(fileName), content, actor.UserId,
+            (id, work) => operations.RunAsync(actor, OrgRef.ById(context.Id), OrgRole.Member, "knowledge.upload", work, ct), ct);
+    }
+
+    /// <summary>The same for an operator's bulk import (recorded as the system, with the import as its reason).</summary>
+    public Task<UploadResult> UploadAsSystemAsync(Guid organizationId, string? fileName, Stream content, CancellationToken ct) =>
+        StoreAsync(organizationId, DocumentNames.Sanitize(fileName), content, Guid.Empty,
+            (id, work) => operations.RunAsSystemAsync(organizationId, "knowledge import", work, ct), ct);
+
+    private async Task<UploadResult> StoreAsync(Guid organizationId, string name, Stream content, Guid uploader,
+        Func<Guid, Func<TenantWork, CancellationToken, Task<UploadResult>>, Task<UploadResult>> inTenant, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var limit = options.Value.MaxFileBytes;
+        var id = Guid.CreateVersion7(clock.GetUtcNow());
+        var partial = files.PartialPath(id);
+        var upload = files.UploadPath(id);
+        var kept = false;
+        try
+        {
+            long size = 0;
+            byte[] hash;
+            await using (var output = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, CopyBuffer, FileOptions.Asynchronous))
+            using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                var buffer = new byte[CopyBuffer];
+                int read;
+                while ((read = await content.ReadAsync(buffer, ct)) > 0)
+                {
+                    size += read;
+                    if (size > limit)
+                    {
+                        throw new KnowledgeRuleException($"{name} is larger than the limit of {Megabytes(limit)} per file.");
+                    }
+                    sha.AppendData(buffer, 0, read);
+                    await output.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+                hash = sha.GetHashAndReset();
+            }
+            if (size == 0)
+            {
+                throw new KnowledgeRuleException($"{name} is empty.");
+            }
+            // Renamed before the row commits: a crash after the commit finds the file; one before it leaves a file the
+            // start-up sweep removes.
+            File.Move(partial, upload);
+            var result = await inTenant(id, async (work, token) =>
+            {
+                // One upload at a time per organization, so two cannot both fit under the quota that only one fits.
+                await using (var cmd = work.Db.CreateCommand("select pg_advisory_xact_lock(hashtext('agentspace.knowledge.upload'))"))
+                {
+                    await cmd.ExecuteNonQueryAsync(token);
+                }
+                var existing = await work.Db.KnowledgeDocuments.FirstOrDefaultAsync(d => d.ContentHash == hash, token);
+                if (existing is not null && existing.Status != DocumentStatus.Failed)
+                {
+                    return new UploadResult(existing.Id, existing.Name, true,
+                        existing.Name == name ? $"{name} is already here." : $"{name} has the same content as {existing.Name}, which is already here.");
+                }
+                if (existing is not null)
+                {
+                    // A failed attempt of the same content gives way to the new one.
+                    work.Db.KnowledgeDocuments.Remove(existing);
+                }
+                var used = await work.Db.KnowledgeDocuments.Where(d => d.Id != (existing == null ? Guid.Empty : existing.Id)).SumAsync(d => (long?)d.SizeBytes, token) ?? 0;
+                if (used + size > options.Value.OrgQuotaBytes)
+                {
+                    throw new KnowledgeRuleException(
+                        $"{name} does not fit: the organization's documents take {Megabytes(used)} of its {Megabytes(options.Value.OrgQuotaBytes)}. Delete documents to make room.");
+                }
+                var now = clock.GetUtcNow();
+                work.Db.KnowledgeDocuments.Add(new KnowledgeDocument
+                {
+                    Id = id,
+                    Name = name,
+                    SizeBytes = size,
+                    ContentHash = hash,
+                    Status = DocumentStatus.Queued,
+                    UploadedBy = uploader,
+                    UploadedAt = now,
+                    UpdatedAt = now,
+                });
+                work.Db.KnowledgeJobs.Add(new KnowledgeJob
+                {
+                    Id = Guid.CreateVersion7(now),
+                    DocumentId = id,
+                    Kind = KnowledgeJobKind.Ingest,
+                    UploadNode = files.Node,
+                    CreatedAt = now,
+                });
+                await work.Db.SaveChangesAsync(token);
+                work.Audit(KnowledgeAuditActions.Uploaded, name, new Dictionary<string, string?>
+                {
+                    ["document_id"] = id.ToString(),
+                    ["bytes"] = size.ToString(CultureInfo.InvariantCulture),
+                    ["sha256"] = Convert.ToHexStringLower(hash),
+                });
+                return new UploadResult(id, name, false, $"{name} is queued for processing.");
+            });
+            kept = !result.AlreadyThere;
+            if (kept)
+            {
+                queue.Signal(organizationId);
+            }
+            return result;
+        }
+        finally
+        {
+            if (!kept)
+            {
+                files.Delete(partial);
+                files.Delete(upload);
+            }
+        }
+    }
+
+    /// <summary>Deletes a document with its chunks, vectors and attachments (the uploader or an Admin).</summary>
+    public Task DeleteAsync(Actor actor, OrgRef org, Guid documentId, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Member, "knowledge.delete", async (work, token) =>
+        {
+            var document = await work.Db.KnowledgeDocuments.FirstOrDefaultAsync(d => d.Id == documentId, token) ?? throw new KnowledgeNotFoundException();
+            if (document.UploadedBy != actor.UserId && !work.Org.Can(OrgRole.Admin))
+            {
+                throw new KnowledgeRuleException("Only the person who uploaded a document, or an Admin, can delete it.", 403);
+            }
+            var chunks = document.ChunkCount;
+            var agents = await work.Db.AgentDocuments.CountAsync(a => a.DocumentId == documentId, token);
+            work.Db.KnowledgeDocuments.Remove(document);
+            await work.Db.SaveChangesAsync(token);
+            work.Audit(KnowledgeAuditActions.Deleted, document.Name, new Dictionary<string, string?>
+            {
+                ["document_id"] = documentId.ToString(),
+                ["chunks"] = chunks.ToString(CultureInfo.InvariantCulture),
+                ["attached_agents"] = agents.ToString(CultureInfo.InvariantCulture),
+            });
+        }, ct);
+
+    /// <summary>One document's state, for background callers (the import command).</summary>
+    public Task<DocumentRow?> StatusAsSystemAsync(Guid organizationId, Guid documentId, CancellationToken ct) =>
+        operations.RunAsSystemAsync(organizationId, "knowledge status", async (work, token) =>
+        {
+            var d = await work.Db.KnowledgeDocuments.AsNoTracking().FirstOrDefaultAsync(x => x.Id == documentId, token);
+            return d is null ? null : new DocumentRow(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount,
+                d.UploadedAt, d.UploadedBy, d.Embedder, []);
+        }, ct);
+
+    internal static string Megabytes(long bytes) =>
+        bytes >= 1024 * 1024
+            ? (bytes / (1024d * 1024)).ToString(bytes % (1024 * 1024) == 0 ? "0" : "0.#", CultureInfo.InvariantCulture) + " MB"
+            : (bytes / 1024d).ToString("0.#", CultureInfo.InvariantCulture) + " KB";
+}
