@@ -28,6 +28,9 @@ public class RunningApp : IAsyncLifetime
 
     public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-e2e-mail-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>This app's own upload folder (each app sweeps its folder at start).</summary>
+    public string KnowledgeFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-e2e-knowledge-" + Guid.NewGuid().ToString("N"));
+
     public Mailbox Mailbox { get; }
 
     public RunningApp() => Mailbox = new Mailbox(MailFolder);
@@ -51,6 +54,7 @@ public class RunningApp : IAsyncLifetime
             ["ConnectionStrings__Default"] = _database.AppConnectionString,
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["Email__PickupDirectory"] = MailFolder,
+            ["Knowledge__TempDirectory"] = KnowledgeFolder,
             // Every sign-in of a run comes from 127.0.0.1.
             ["SignIn__MaxRequestsPerIp"] = "1000",
             ["SignIn__MaxAuthPostsPerIpPerMinute"] = "1000",
@@ -111,6 +115,10 @@ public class RunningApp : IAsyncLifetime
         if (Directory.Exists(MailFolder))
         {
             Directory.Delete(MailFolder, recursive: true);
+        }
+        if (Directory.Exists(KnowledgeFolder))
+        {
+            Directory.Delete(KnowledgeFolder, recursive: true);
         }
     }
 

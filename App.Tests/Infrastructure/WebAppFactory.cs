@@ -15,6 +15,7 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
 
     public TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized");
     public string MailFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-web-mail-" + Guid.NewGuid().ToString("N"));
+    public string KnowledgeFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-web-knowledge-" + Guid.NewGuid().ToString("N"));
     protected virtual string Environment => "Development";
 
     public async Task InitializeAsync()
@@ -34,6 +35,10 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         {
             Directory.Delete(MailFolder, recursive: true);
         }
+        if (Directory.Exists(KnowledgeFolder))
+        {
+            Directory.Delete(KnowledgeFolder, recursive: true);
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -41,6 +46,7 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         builder.UseEnvironment(Environment);
         builder.UseSetting("ConnectionStrings:Default", Database.AppConnectionString);
         builder.UseSetting("Email:PickupDirectory", MailFolder);
+        builder.UseSetting("Knowledge:TempDirectory", KnowledgeFolder);
         // Tests read sign-in links from the pickup folder, in every environment.
         builder.UseSetting("Email:AllowPickupDirectory", "true");
         builder.UseSetting("Email:Smtp:Host", "");
