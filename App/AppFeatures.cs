@@ -5,6 +5,7 @@ using AgentSpace.Components;
 using AgentSpace.Data;
 using AgentSpace.Email;
 using AgentSpace.Identity;
+using AgentSpace.Knowledge;
 using AgentSpace.Limits;
 using AgentSpace.Providers;
 using AgentSpace.Tenancy;
@@ -29,6 +30,7 @@ public static class AppFeatures
         .AddProviders()
         .AddLimits()
         .AddAgents()
+        .AddKnowledge(configuration)
         .AddChat()
         .AddAppComponents();
 }

@@ -17,7 +17,7 @@ internal static class SampleDocuments
         var font = builder.AddStandard14Font(Standard14Font.Helvetica);
         foreach (var lines in pages)
         {
-            var page = builder.AddPage(PageSize.A4);
+            var page = builder.AddPage(UglyToad.PdfPig.Content.PageSize.A4);
             var y = 780.0;
             foreach (var line in lines)
             {

@@ -36,6 +36,15 @@ public sealed class ProviderConnector(IHttpClientFactory httpFactory, IOptions<M
         return new ProviderErrorChatClient(client, endpoint.Name, text => Redact(text, endpoint.ApiKey));
     }
 
+    /// <summary>An embedding generator for an OpenAI-compatible provider (Ollama and most local servers speak it too).</summary>
+    internal IEmbeddingGenerator<string, Embedding<float>> EmbeddingGenerator(ProviderEndpoint endpoint, string model)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return endpoint.Kind == ModelProviderKind.OpenAICompatible
+            ? OpenAI(endpoint).GetEmbeddingClient(model).AsIEmbeddingGenerator()
+            : throw new ProviderRuleException($"{endpoint.Name} offers no embeddings here; choose an OpenAI-compatible provider or the built-in embedder.");
+    }
+
     /// <summary>
     /// The model ids the provider lists, at most <see cref="MaxListedModels"/> (the first in order). Throws
     /// <see cref="ModelCallException"/> with the provider's words when it refuses.

@@ -402,6 +402,45 @@ namespace AgentSpace.Migrations.Tenant
                     b.ToTable("tool_calls", (string)null);
                 });
 
+            modelBuilder.Entity("AgentSpace.Chat.TurnSource", b =>
+                {
+                    b.Property<Guid>("MessageId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("message_id");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("integer")
+                        .HasColumnName("number");
+
+                    b.Property<Guid>("ChunkId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("chunk_id");
+
+                    b.Property<Guid>("DocumentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("document_id");
+
+                    b.Property<string>("DocumentName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("document_name");
+
+                    b.Property<string>("HeadingPath")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)")
+                        .HasColumnName("heading_path");
+
+                    b.Property<int?>("Page")
+                        .HasColumnType("integer")
+                        .HasColumnName("page");
+
+                    b.HasKey("MessageId", "Number");
+
+                    b.ToTable("chat_turn_sources", (string)null);
+                });
+
             modelBuilder.Entity("AgentSpace.Knowledge.AgentDocument", b =>
                 {
                     b.Property<Guid>("AgentId")
@@ -908,6 +947,15 @@ namespace AgentSpace.Migrations.Tenant
                 });
 
             modelBuilder.Entity("AgentSpace.Chat.ToolCallRecord", b =>
+                {
+                    b.HasOne("AgentSpace.Chat.ChatTurn", null)
+                        .WithMany()
+                        .HasForeignKey("MessageId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("AgentSpace.Chat.TurnSource", b =>
                 {
                     b.HasOne("AgentSpace.Chat.ChatTurn", null)
                         .WithMany()

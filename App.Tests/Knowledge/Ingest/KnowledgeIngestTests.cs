@@ -1,6 +1,7 @@
 using System.Text;
 using AgentSpace.Audit;
 using AgentSpace.Data;
+using AgentSpace.Identity;
 using AgentSpace.Knowledge;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
@@ -41,7 +42,11 @@ public sealed class KnowledgeIngestFixture : AppServices
     public Task<KnowledgeDocument> DocumentAsync(OrgSummary org, Guid id) =>
         InTenantAsync(org, db => db.KnowledgeDocuments.AsNoTracking().SingleAsync(d => d.Id == id));
 
-    public IReadOnlyList<string> TempFiles() => Get<KnowledgeTempFiles>().Files();
+    public IReadOnlyList<string> TempFiles() => [.. Get<KnowledgeTempFiles>().Files().Order(StringComparer.Ordinal)];
+
+    public string UploadFile(Guid documentId) => Get<KnowledgeTempFiles>().UploadPath(documentId);
+
+    public IReadOnlyList<string> PartialFiles() => [.. TempFiles().Where(f => f.EndsWith(".partial", StringComparison.Ordinal))];
 }
 
 public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFixture<KnowledgeIngestFixture>
@@ -60,7 +65,7 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
         var uploaded = await data.UploadAsync(org.Member, org.Org, "manual.md", Utf8(Manual(12)));
         Assert.False(uploaded.AlreadyThere);
         Assert.Equal(DocumentStatus.Queued, (await data.DocumentAsync(org.Org, uploaded.DocumentId)).Status);
-        Assert.Single(data.TempFiles());
+        Assert.True(File.Exists(data.UploadFile(uploaded.DocumentId)));
         await data.ProcessAsync(org.Org);
 
         var document = await data.DocumentAsync(org.Org, uploaded.DocumentId);
@@ -72,7 +77,8 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
         Assert.All(chunks, c => Assert.NotNull(c.Embedding));
         Assert.Equal(Enumerable.Range(0, chunks.Count), chunks.Select(c => c.Ordinal));
         Assert.Contains(chunks, c => c.HeadingPath.Contains("Section 3", StringComparison.Ordinal));
-        Assert.Empty(data.TempFiles());
+        Assert.False(File.Exists(data.UploadFile(uploaded.DocumentId)));
+        Assert.Empty(data.PartialFiles());
         var audit = await data.AuditLogAsync(org.Owner, org.Org.Slug);
         Assert.Contains(audit, e => e.Action == KnowledgeAuditActions.Uploaded && e.Target == "manual.md");
         Assert.Contains(audit, e => e.Action == KnowledgeAuditActions.Processed && e.Target == "manual.md");
@@ -96,7 +102,7 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
         Assert.DoesNotContain("   at ", document.Error, StringComparison.Ordinal);
         Assert.Equal(0, await data.InTenantAsync(org.Org, db => db.KnowledgeChunks.CountAsync(c => c.DocumentId == document.Id)));
         Assert.Equal(0, await data.InTenantAsync(org.Org, db => db.KnowledgeJobs.CountAsync()));
-        Assert.Empty(data.TempFiles());
+        Assert.False(File.Exists(data.UploadFile(uploaded.DocumentId)));
         Assert.Contains(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == KnowledgeAuditActions.Failed && e.Target == name);
     }
 
@@ -104,24 +110,26 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
     public async Task Upload_LargerThanTheLimit_IsRefusedAndNothingIsKept()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Member);
+        var before = data.TempFiles();
 
         var refused = await Assert.ThrowsAsync<KnowledgeRuleException>(() =>
             data.UploadAsync(org.Member, org.Org, "big.txt", new byte[KnowledgeIngestFixture.MaxFileBytes + 1]));
 
         Assert.Equal("big.txt is larger than the limit of 256 KB per file.", refused.Message);
         Assert.Equal(0, await data.InTenantAsync(org.Org, db => db.KnowledgeDocuments.CountAsync()));
-        Assert.Empty(data.TempFiles());
+        Assert.Equal(before, data.TempFiles());
     }
 
     [Fact]
     public async Task Upload_EmptyFile_IsRefused()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Member);
+        var before = data.TempFiles();
 
         var refused = await Assert.ThrowsAsync<KnowledgeRuleException>(() => data.UploadAsync(org.Member, org.Org, "empty.txt", []));
 
         Assert.Equal("empty.txt is empty.", refused.Message);
-        Assert.Empty(data.TempFiles());
+        Assert.Equal(before, data.TempFiles());
     }
 
     [Fact]
@@ -131,21 +139,23 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
         var chunk = KnowledgeIngestFixture.MaxFileBytes - 1024;
         await data.UploadAsync(org.Member, org.Org, "a.txt", Utf8(new string('a', (int)chunk - 10) + " one"));
         await data.UploadAsync(org.Member, org.Org, "b.txt", Utf8(new string('b', (int)chunk - 10) + " two"));
+        var before = data.TempFiles();
 
         var refused = await Assert.ThrowsAsync<KnowledgeRuleException>(() =>
             data.UploadAsync(org.Member, org.Org, "c.txt", Utf8(new string('c', (int)chunk - 10) + " three")));
 
         Assert.StartsWith("c.txt does not fit: the organization's documents take 510 KB of its 600 KB.", refused.Message, StringComparison.Ordinal);
         Assert.Equal(2, await data.InTenantAsync(org.Org, db => db.KnowledgeDocuments.CountAsync()));
-        Assert.Equal(2, data.TempFiles().Count);
+        Assert.Equal(before, data.TempFiles());
     }
 
     [Fact]
     public async Task Upload_SameContentTwice_IsStoredOnce()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Member);
-        var content = Utf8(Manual(2));
+        var content = Utf8(Manual(2) + "\n" + Guid.NewGuid());
         var first = await data.UploadAsync(org.Member, org.Org, "manual.md", content);
+        var before = data.TempFiles();
 
         var second = await data.UploadAsync(org.Owner, org.Org, "copy of manual.md", content);
 
@@ -153,7 +163,7 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
         Assert.Equal(first.DocumentId, second.DocumentId);
         Assert.Equal("copy of manual.md has the same content as manual.md, which is already here.", second.Message);
         Assert.Equal(1, await data.InTenantAsync(org.Org, db => db.KnowledgeDocuments.CountAsync()));
-        Assert.Single(data.TempFiles());
+        Assert.Equal(before, data.TempFiles());
     }
 
     [Fact]
@@ -173,11 +183,13 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
     public async Task Upload_AsViewer_IsDeniedBeforeAnythingIsWritten()
     {
         var org = await data.OrgWithMemberAsync(OrgRole.Viewer);
+        var before = data.TempFiles();
 
-        await Assert.ThrowsAsync<OrgRuleException>(() => data.UploadAsync(org.Member, org.Org, "notes.txt", Utf8("Viewer's notes.")));
+        var denied = await Assert.ThrowsAnyAsync<AgentSpace.Hosting.UserFacingException>(() => data.UploadAsync(org.Member, org.Org, "notes.txt", Utf8("Viewer's notes.")));
 
+        Assert.Equal(403, denied.StatusCode);
         Assert.Equal(0, await data.InTenantAsync(org.Org, db => db.KnowledgeDocuments.CountAsync()));
-        Assert.Empty(data.TempFiles());
+        Assert.Equal(before, data.TempFiles());
     }
 
     [Fact]
@@ -218,9 +230,11 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
             .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DocumentStatus.Extracting)));
         // Leftovers of uploads that never committed, and a stray file.
         var temp = data.Get<KnowledgeTempFiles>();
-        await File.WriteAllTextAsync(temp.PartialPath(Guid.NewGuid()), "half an upload");
-        await File.WriteAllTextAsync(temp.UploadPath(Guid.NewGuid()), "an upload whose row never committed");
-        await File.WriteAllTextAsync(Path.Combine(temp.Directory, "stray.tmp"), "?");
+        string[] leftovers = [temp.PartialPath(Guid.NewGuid()), temp.UploadPath(Guid.NewGuid()), Path.Combine(temp.Directory, "stray.tmp")];
+        foreach (var leftover in leftovers)
+        {
+            await File.WriteAllTextAsync(leftover, "left behind by a process that died");
+        }
 
         await using (var scope = data.Services.CreateAsyncScope())
         {
@@ -229,14 +243,15 @@ public sealed class KnowledgeIngestTests(KnowledgeIngestFixture data) : IClassFi
                 Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, default);
         }
 
-        Assert.Equal([temp.UploadPath(waiting.DocumentId)], data.TempFiles());
+        Assert.All(leftovers, leftover => Assert.False(File.Exists(leftover)));
+        Assert.True(File.Exists(temp.UploadPath(waiting.DocumentId)));
         await data.ProcessAsync(org.Org);
         var document = await data.DocumentAsync(org.Org, waiting.DocumentId);
         Assert.True(document.Status == DocumentStatus.Ready, document.Error);
         var ordinals = await data.InTenantAsync(org.Org, db => db.KnowledgeChunks.Where(c => c.DocumentId == waiting.DocumentId).Select(c => c.Ordinal).ToListAsync());
         Assert.Equal(document.ChunkCount, ordinals.Count);
         Assert.Equal(ordinals.Count, ordinals.Distinct().Count());
-        Assert.Empty(data.TempFiles());
+        Assert.False(File.Exists(temp.UploadPath(waiting.DocumentId)));
     }
 
     [Fact]

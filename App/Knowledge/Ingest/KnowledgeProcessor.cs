@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using AgentSpace.Data;
 using AgentSpace.Hosting;
+using AgentSpace.Limits;
 using AgentSpace.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -364,10 +365,26 @@ public sealed class KnowledgeProcessor(
 
     private sealed class LatestProgress : IProgress<(int Done, int Total)>
     {
+        private readonly Lock _lock = new();
         private (int Done, int Total)? _value;
 
-        public (int Done, int Total)? Value => Volatile.Read(ref _value) is var v ? v : null;
+        public (int Done, int Total)? Value
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _value;
+                }
+            }
+        }
 
-        public void Report((int Done, int Total) value) => _value = value;
+        public void Report((int Done, int Total) value)
+        {
+            lock (_lock)
+            {
+                _value = value;
+            }
+        }
     }
 }

@@ -211,7 +211,7 @@ public sealed partial class KnowledgeIndex
         });
     }
 
-    private static string Size(long bytes) => KnowledgeService.Megabytes(bytes);
+    private static string SizeText(long bytes) => KnowledgeService.Megabytes(bytes);
 
     private static string Position(KnowledgeHit hit)
     {

@@ -1,0 +1,86 @@
+using System.Globalization;
+
+namespace AgentSpace.Knowledge;
+
+/// <summary>Which side(s) of the retrieval to run: both fused, or one alone (for measuring each).</summary>
+public enum RetrievalMode
+{
+    Hybrid,
+    VectorOnly,
+    TextOnly,
+}
+
+/// <summary>
+/// The retrieval statement, in one place so the benchmark runs exactly what the app runs. Vector top-k by cosine
+/// distance on <c>embedding::halfvec(N)</c> (the expression of the HNSW index for that dimension, with its
+/// <c>dimensions = N</c> predicate, so the planner can use it), full-text top-k over the generated tsvector
+/// (the organization's language and <c>simple</c>, any query word), fused by reciprocal rank. Only ready documents;
+/// for an agent, only the documents attached to it, joined inside the statement.
+/// Parameters: <c>@vector</c> (halfvec), <c>@text</c>, <c>@language</c>, <c>@embedder</c>, <c>@k</c>, <c>@limit</c>, <c>@rrf</c>,
+/// and <c>@agent</c> when scoped.
+/// </summary>
+public static class HybridSql
+{
+    public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 100)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(efSearch, 1);
+        var n = dimensions.ToString(CultureInfo.InvariantCulture);
+        var scope = forAgent ? "join agent_documents a on a.document_id = c.document_id and a.agent_id = @agent" : "";
+        var vector = mode == RetrievalMode.TextOnly
+            ? "select null::uuid as id, null::float8 as score, null::bigint as rank where false"
+            : $"""
+              select id, 1 - distance as score, row_number() over (order by distance, id) as rank from (
+                select c.id, c.embedding::halfvec({n}) <=> @vector::halfvec({n}) as distance
+                from knowledge_chunks c
+                join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
+                {scope}
+                where c.dimensions = {n} and c.embedder = @embedder
+                order by c.embedding::halfvec({n}) <=> @vector::halfvec({n})
+                limit @k) nearest
+              """;
+        var text = mode == RetrievalMode.VectorOnly
+            ? "select null::uuid as id, null::float8 as score, null::bigint as rank where false"
+            : $"""
+              select id, score, row_number() over (order by score desc, id) as rank from (
+                select c.id, ts_rank_cd(c.search, q.query)::float8 as score
+                from knowledge_chunks c
+                join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
+                {scope}
+                cross join query q
+                where q.query is not null and c.search @@ q.query
+                order by score desc, c.id
+                limit @k) matched
+              """;
+        return $"""
+            set local hnsw.ef_search = {efSearch.ToString(CultureInfo.InvariantCulture)};
+            set local hnsw.iterative_scan = strict_order;
+            with lexemes as (
+              select distinct l from (
+                select unnest(tsvector_to_array(to_tsvector(@language::regconfig, @text))) as l
+                union
+                select s from unnest(tsvector_to_array(to_tsvector('simple'::regconfig, @text))) s
+                where to_tsvector(@language::regconfig, s) <> ''::tsvector
+              ) words
+            ),
+            query as (
+              select case when count(*) = 0 then null
+                     else string_agg('''' || replace(l, '''', '''''') || '''', ' | ')::tsquery end as query
+              from lexemes
+            ),
+            vec as ({vector}),
+            txt as ({text}),
+            fused as (
+              select coalesce(v.id, t.id) as id, v.score as vscore, v.rank as vrank, t.score as tscore, t.rank as trank,
+                     coalesce(1.0 / (@rrf + v.rank), 0) + coalesce(1.0 / (@rrf + t.rank), 0) as fused
+              from vec v full outer join txt t on t.id = v.id
+            )
+            select f.id, c.document_id, d.name, c.ordinal, c.text, c.page, c.heading_path, f.vscore, f.vrank, f.tscore, f.trank, f.fused::float8
+            from fused f
+            join knowledge_chunks c on c.id = f.id
+            join knowledge_documents d on d.id = c.document_id
+            order by f.fused desc, f.id
+            limit @limit
+            """;
+    }
+}
