@@ -89,12 +89,14 @@ public sealed class KnowledgeFlowTests(RunningApp app, ITestOutputHelper output)
         await source.ClickAsync();
         var panel = page.GetByTestId("source-text");
         await Expect(panel).ToContainTextAsync("Damaged pallets are returned to gate 4");
+        // The panel slides in; the picture is taken once it has.
+        await page.WaitForTimeoutAsync(600);
         await shots.TakeAsync(page, "chat-citation-panel");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Close the source" }).ClickAsync();
         var night = await AgentSteps.AskAsync(owner, "When does the night shift supervisor check the fire doors?");
         await Expect(night).ToHaveAttributeAsync("data-status", "complete");
-        await Expect(night.Locator("blockquote").First).ToContainTextAsync("23:00");
+        await Expect(night.Locator("blockquote").Filter(new() { HasText = "23:00" })).ToHaveCountAsync(1);
         await Expect(night.GetByTestId("sources")).ToContainTextAsync("depot-safety.pdf · page 2");
     }
 }

@@ -140,4 +140,48 @@ public sealed class ChatKnowledgeTests(ChatKnowledgeFixture data) : IClassFixtur
         await Assert.ThrowsAsync<ChatNotFoundException>(() =>
             data.WithAsync<ChatService, PassageView>(s => s.PassageAsync(other, org.Org.Slug, outcome.AssistantTurnId, number, default)));
     }
+    [Fact]
+    public async Task Reembed_WithAProvidersEmbeddingModel_EveryChunkGetsItsVectorAndSearchUsesThem()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        var handbook = await data.ReadyDocumentAsync(org, "handbook.md", Handbook);
+        var provider = await data.AddProviderAsync(org.Owner, org.Org);
+
+        var saved = await data.WithAsync<KnowledgeService, KnowledgeSettingsView>(s => s.SaveSettingsAsync(org.Member, org.Org.Slug, provider, "embed-small", "english", default));
+        Assert.Equal(1, saved.StaleDocuments);
+        Assert.Equal(1, await data.WithAsync<KnowledgeService, int>(s => s.StartReembedAsync(org.Member, org.Org.Slug, default)));
+        // Still searchable by its words while it waits.
+        Assert.Equal(DocumentStatus.Ready, await data.InTenantAsync(org.Org, db => db.KnowledgeDocuments.Where(d => d.Id == handbook).Select(d => d.Status).SingleAsync()));
+        await data.WithAsync<KnowledgeProcessor, int>(p => p.RunPendingAsync(org.Org.Id, default));
+
+        var chunks = await data.InTenantAsync(org.Org, db => db.KnowledgeChunks.AsNoTracking().Where(c => c.DocumentId == handbook).ToListAsync());
+        Assert.All(chunks, c => Assert.Equal((8, $"provider:{provider:N}:embed-small"), (c.Dimensions!.Value, c.Embedder!)));
+        Assert.Equal(0, (await data.WithAsync<KnowledgeService, KnowledgeSettingsView>(s => s.GetSettingsAsync(org.Member, org.Org.Slug, default))).StaleDocuments);
+        Assert.Contains(data.Server.Received, r => r.Path.EndsWith("/embeddings", StringComparison.Ordinal) && r.Authorization == "Bearer " + data.Server.ApiKey);
+        var target = chunks.OrderBy(c => c.Ordinal).Last();
+        var hits = await data.WithAsync<KnowledgeSearch, IReadOnlyList<KnowledgeHit>>(s =>
+            s.SearchAsync(org.Member, org.Org.Slug, ChunkEmbedder.TextOf(target.HeadingPath, target.Text), KnowledgeScope.AllDocuments, 5, default, RetrievalMode.VectorOnly));
+        Assert.Equal(target.Id, hits[0].ChunkId);
+        Assert.Equal(1.0, hits[0].VectorScore!.Value, 2);
+        Assert.Contains(await data.AuditLogAsync(org.Owner, org.Org.Slug), e => e.Action == KnowledgeAuditActions.ReembedStarted);
+    }
+
+    [Fact]
+    public async Task Settings_NewLanguage_ReindexesEveryPassage_UnknownLanguageIsRefused()
+    {
+        var org = await data.OrgWithMemberAsync(OrgRole.Admin);
+        await data.ReadyDocumentAsync(org, "handbook.md", Handbook);
+
+        await data.WithAsync<KnowledgeService, KnowledgeSettingsView>(s => s.SaveSettingsAsync(org.Member, org.Org.Slug, null, null, "german", default));
+        var refused = await Assert.ThrowsAsync<KnowledgeRuleException>(() =>
+            data.WithAsync<KnowledgeService, KnowledgeSettingsView>(s => s.SaveSettingsAsync(org.Member, org.Org.Slug, null, null, "klingon'; drop table x; --", default)));
+
+        Assert.Equal("Choose a language from the list.", refused.Message);
+        var languages = await data.InTenantAsync(org.Org, async db =>
+        {
+            await using var cmd = db.CreateCommand("select distinct language::text from knowledge_chunks");
+            return (string?)await cmd.ExecuteScalarAsync();
+        });
+        Assert.Equal("german", languages);
+    }
 }

@@ -27,6 +27,10 @@ public sealed class KnowledgeEmbedders(TenantOperation operations, ISecretVault 
 
     public static KnowledgeEmbedder Local { get; } = new(LocalEmbedder.Id, LocalEmbedder.Dimensions, new LocalEmbedder(), true);
 
+    /// <summary>The id the settings' embedder gives its vectors (known without calling it).</summary>
+    public static string IdFor(KnowledgeSettings? settings) =>
+        settings?.EmbeddingProviderId is { } providerId ? $"provider:{providerId:N}:{settings.EmbeddingModel}" : LocalEmbedder.Id;
+
     public async Task<KnowledgeEmbedder> ForOrganizationAsync(Guid organizationId, CancellationToken ct)
     {
         var (settings, provider) = await operations.RunAsSystemAsync(organizationId, "knowledge embedder", async (work, token) =>
@@ -76,7 +80,7 @@ public sealed class KnowledgeEmbedders(TenantOperation operations, ISecretVault 
         {
             throw new KnowledgeRuleException($"{provider.Name} returned embeddings of {dimensions} dimensions; 8 to 16,000 are supported.", 502);
         }
-        var embedder = new KnowledgeEmbedder($"provider:{provider.Id:N}:{model}", dimensions, generator, false);
+        var embedder = new KnowledgeEmbedder(IdFor(settings) is var id && settings.EmbeddingModel is not null ? id : $"provider:{provider.Id:N}:{model}", dimensions, generator, false);
         Providers[cacheKey] = embedder;
         return embedder;
     }

@@ -152,8 +152,10 @@ public sealed class KnowledgeProcessor(
             {
                 var total = await operations.RunAsSystemAsync(organizationId, Reason, (work, token) =>
                     work.Db.KnowledgeChunks.CountAsync(c => c.DocumentId == job.DocumentId, token), ct);
-                await StageAsync(organizationId, job, DocumentStatus.Embedding, 0, total, lost, ct);
+                // A ready document stays searchable (by its words at least) while it is embedded again.
+                await StageAsync(organizationId, job, document.Status == DocumentStatus.Ready ? null : DocumentStatus.Embedding, 0, total, lost, ct);
             }
+            var reembedding = job.Kind == KnowledgeJobKind.Reembed && document.Status == DocumentStatus.Ready;
 
             var embedder = await embedders.ForOrganizationAsync(organizationId, lost.Token);
             var progress = new LatestProgress();
@@ -162,7 +164,7 @@ public sealed class KnowledgeProcessor(
             {
                 if (progress.Value is { } p)
                 {
-                    await StageAsync(organizationId, job, DocumentStatus.Embedding, p.Done, p.Total, lost, ct);
+                    await StageAsync(organizationId, job, reembedding ? null : DocumentStatus.Embedding, p.Done, p.Total, lost, ct);
                 }
             }
             await embedding;
@@ -200,7 +202,7 @@ public sealed class KnowledgeProcessor(
     }
 
     /// <summary>Writes the stage and progress and renews the lease; cancels <paramref name="lost"/> when the job is gone.</summary>
-    private async Task StageAsync(Guid organizationId, ClaimedJob job, DocumentStatus status, int done, int total, CancellationTokenSource lost, CancellationToken ct)
+    private async Task StageAsync(Guid organizationId, ClaimedJob job, DocumentStatus? status, int done, int total, CancellationTokenSource lost, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var alive = await operations.RunAsSystemAsync(organizationId, Reason, async (work, token) =>
@@ -212,7 +214,7 @@ public sealed class KnowledgeProcessor(
                 return false;
             }
             await work.Db.KnowledgeDocuments.Where(d => d.Id == job.DocumentId)
-                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, status).SetProperty(d => d.ProgressDone, done)
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, d => status ?? d.Status).SetProperty(d => d.ProgressDone, done)
                     .SetProperty(d => d.ProgressTotal, total).SetProperty(d => d.UpdatedAt, now), token);
             return true;
         }, ct);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using AgentSpace.Identity;
+using AgentSpace.Limits;
 using AgentSpace.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -8,10 +9,17 @@ using Microsoft.Extensions.Options;
 namespace AgentSpace.Knowledge;
 
 public sealed record DocumentRow(Guid Id, string Name, DocumentKind? Kind, long SizeBytes, DocumentStatus Status, int ProgressDone, int ProgressTotal,
-    string? Error, int ChunkCount, DateTimeOffset UploadedAt, Guid UploadedBy, string? Embedder, IReadOnlyList<string> Agents)
+    string? Error, int ChunkCount, DateTimeOffset UploadedAt, Guid UploadedBy, string? Embedder, IReadOnlyList<string> Agents, bool Reembedding = false)
 {
-    public bool IsWorking => Status is DocumentStatus.Queued or DocumentStatus.Extracting or DocumentStatus.Chunking or DocumentStatus.Embedding;
+    public bool IsWorking => Reembedding || Status is DocumentStatus.Queued or DocumentStatus.Extracting or DocumentStatus.Chunking or DocumentStatus.Embedding;
 }
+
+/// <summary>An embedding model an Admin can choose: a provider's, or the built-in one (null provider).</summary>
+public sealed record EmbedderChoice(Guid? ProviderId, string Label, string? DefaultModel);
+
+/// <summary>The knowledge settings as the page shows them.</summary>
+public sealed record KnowledgeSettingsView(Guid? ProviderId, string? Model, string Language, string EmbedderId, int StaleDocuments,
+    IReadOnlyList<EmbedderChoice> Choices, IReadOnlyList<string> Languages);
 
 public sealed record KnowledgeOverview(OrgContext Org, IReadOnlyList<DocumentRow> Documents, long UsedBytes, long QuotaBytes, long MaxFileBytes)
 {
@@ -38,12 +46,13 @@ public sealed class KnowledgeService(
         operations.RunAsync(actor, org, OrgRole.Viewer, "knowledge.list", async (work, token) =>
         {
             var documents = await work.Db.KnowledgeDocuments.AsNoTracking().OrderByDescending(d => d.UploadedAt).ToListAsync(token);
+            var reembedding = (await work.Db.KnowledgeJobs.AsNoTracking().Where(j => j.Kind == KnowledgeJobKind.Reembed).Select(j => j.DocumentId).ToListAsync(token)).ToHashSet();
             var attached = await (from a in work.Db.AgentDocuments
                                   join g in work.Db.Agents on a.AgentId equals g.Id
                                   select new { a.DocumentId, g.Name }).ToListAsync(token);
             var agentsOf = attached.GroupBy(a => a.DocumentId).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)[.. g.Select(a => a.Name).Order(StringComparer.OrdinalIgnoreCase)]);
             var rows = documents.Select(d => new DocumentRow(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount,
-                d.UploadedAt, d.UploadedBy, d.Embedder, agentsOf.GetValueOrDefault(d.Id, []))).ToList();
+                d.UploadedAt, d.UploadedBy, d.Embedder, agentsOf.GetValueOrDefault(d.Id, []), reembedding.Contains(d.Id))).ToList();
             return new KnowledgeOverview(work.Org, rows, documents.Sum(d => d.SizeBytes), options.Value.OrgQuotaBytes, options.Value.MaxFileBytes);
         }, ct);
 
@@ -202,8 +211,127 @@ public sealed class KnowledgeService(
                 d.UploadedAt, d.UploadedBy, d.Embedder, []);
         }, ct);
 
+    public Task<KnowledgeSettingsView> GetSettingsAsync(Actor actor, OrgRef org, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Viewer, "knowledge.settings", (work, token) => SettingsViewAsync(work, token), ct);
+
+    /// <summary>
+    /// Chooses the embedder (null provider: the built-in one) and the text-search language (Admins). A new language
+    /// re-indexes the words of every passage at once; a new embedder leaves existing vectors until re-embedding.
+    /// </summary>
+    public Task<KnowledgeSettingsView> SaveSettingsAsync(Actor actor, OrgRef org, Guid? providerId, string? model, string language, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Admin, "knowledge.settings.save", async (work, token) =>
+        {
+            var languages = await LanguagesAsync(work, token);
+            var chosenLanguage = (language ?? "").Trim();
+            if (!languages.Contains(chosenLanguage))
+            {
+                throw new KnowledgeRuleException("Choose a language from the list.");
+            }
+            var chosenModel = string.IsNullOrWhiteSpace(model) ? null : model.Trim();
+            if (providerId is { } id)
+            {
+                var provider = await work.Db.ModelProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, token)
+                    ?? throw new KnowledgeRuleException("That provider no longer exists.");
+                if (provider.Kind != Providers.ModelProviderKind.OpenAICompatible)
+                {
+                    throw new KnowledgeRuleException($"{provider.Name} offers no embeddings here; choose an OpenAI-compatible provider or the built-in embedder.");
+                }
+                chosenModel ??= provider.EmbeddingModel;
+                if (chosenModel is null || chosenModel.Length > 200)
+                {
+                    throw new KnowledgeRuleException("Enter the embedding model's name (at most 200 characters), for example text-embedding-3-small.");
+                }
+            }
+            else
+            {
+                chosenModel = null;
+            }
+            var settings = await work.Db.KnowledgeSettings.FirstOrDefaultAsync(x => x.Id == KnowledgeSettings.SingletonId, token);
+            if (settings is null)
+            {
+                settings = new KnowledgeSettings { Id = KnowledgeSettings.SingletonId, UpdatedAt = clock.GetUtcNow() };
+                work.Db.KnowledgeSettings.Add(settings);
+            }
+            var languageChanged = settings.Language != chosenLanguage;
+            settings.EmbeddingProviderId = providerId;
+            settings.EmbeddingModel = chosenModel;
+            settings.Language = chosenLanguage;
+            settings.UpdatedAt = clock.GetUtcNow();
+            await work.Db.SaveChangesAsync(token);
+            if (languageChanged)
+            {
+                await using var cmd = work.Db.CreateCommand("update knowledge_chunks set language = @language::regconfig")
+                    .With("language", chosenLanguage, System.Data.DbType.String);
+                await cmd.ExecuteNonQueryAsync(token);
+            }
+            work.Audit(KnowledgeAuditActions.SettingsChanged, null, new Dictionary<string, string?>
+            {
+                ["embedder"] = KnowledgeEmbedders.IdFor(settings),
+                ["language"] = chosenLanguage,
+            });
+            return await SettingsViewAsync(work, token);
+        }, ct);
+
+    /// <summary>Queues every ready document embedded with another embedder for re-embedding (Admins); returns how many.</summary>
+    public async Task<int> StartReembedAsync(Actor actor, OrgRef org, CancellationToken ct)
+    {
+        var (organizationId, count) = await operations.RunAsync(actor, org, OrgRole.Admin, "knowledge.reembed", async (work, token) =>
+        {
+            var settings = await work.Db.KnowledgeSettings.AsNoTracking().FirstOrDefaultAsync(x => x.Id == KnowledgeSettings.SingletonId, token);
+            var current = KnowledgeEmbedders.IdFor(settings);
+            var queued = await work.Db.KnowledgeJobs.Select(j => j.DocumentId).ToListAsync(token);
+            var stale = await work.Db.KnowledgeDocuments.Where(d => d.Status == DocumentStatus.Ready && d.Embedder != current && !queued.Contains(d.Id))
+                .Select(d => d.Id).ToListAsync(token);
+            var now = clock.GetUtcNow();
+            foreach (var id in stale)
+            {
+                work.Db.KnowledgeJobs.Add(new KnowledgeJob { Id = Guid.CreateVersion7(now), DocumentId = id, Kind = KnowledgeJobKind.Reembed, UploadNode = files.Node, CreatedAt = now });
+            }
+            await work.Db.SaveChangesAsync(token);
+            if (stale.Count > 0)
+            {
+                work.Audit(KnowledgeAuditActions.ReembedStarted, null, new Dictionary<string, string?>
+                {
+                    ["documents"] = stale.Count.ToString(CultureInfo.InvariantCulture),
+                    ["embedder"] = current,
+                });
+            }
+            return (work.Org.Id, stale.Count);
+        }, ct);
+        if (count > 0)
+        {
+            queue.Signal(organizationId);
+        }
+        return count;
+    }
+
+    private static async Task<KnowledgeSettingsView> SettingsViewAsync(TenantWork work, CancellationToken ct)
+    {
+        var settings = await work.Db.KnowledgeSettings.AsNoTracking().FirstOrDefaultAsync(x => x.Id == KnowledgeSettings.SingletonId, ct);
+        var current = KnowledgeEmbedders.IdFor(settings);
+        var stale = await work.Db.KnowledgeDocuments.CountAsync(d => d.Status == DocumentStatus.Ready && d.Embedder != current, ct);
+        var providers = await work.Db.ModelProviders.AsNoTracking().Where(p => p.Kind == Providers.ModelProviderKind.OpenAICompatible)
+            .OrderBy(p => p.Name).Select(p => new EmbedderChoice(p.Id, p.Name, p.EmbeddingModel)).ToListAsync(ct);
+        return new KnowledgeSettingsView(settings?.EmbeddingProviderId, settings?.EmbeddingModel, settings?.Language ?? KnowledgeSchema.DefaultLanguage,
+            current, stale, [new EmbedderChoice(null, "Built-in (offline, no provider)", null), .. providers], await LanguagesAsync(work, ct));
+    }
+
+    private static async Task<IReadOnlyList<string>> LanguagesAsync(TenantWork work, CancellationToken ct)
+    {
+        await using var cmd = work.Db.CreateCommand("select cfgname::text from pg_catalog.pg_ts_config where cfgnamespace = 'pg_catalog'::regnamespace order by 1");
+        var names = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+        return names;
+    }
+
     internal static string Megabytes(long bytes) =>
-        bytes >= 1024 * 1024
+        bytes >= 1024L * 1024 * 1024 && bytes % (1024L * 1024 * 1024) == 0
+            ? (bytes / (1024L * 1024 * 1024)).ToString(CultureInfo.InvariantCulture) + " GB"
+        : bytes >= 1024 * 1024
             ? (bytes / (1024d * 1024)).ToString(bytes % (1024 * 1024) == 0 ? "0" : "0.#", CultureInfo.InvariantCulture) + " MB"
             : (bytes / 1024d).ToString("0.#", CultureInfo.InvariantCulture) + " KB";
 }

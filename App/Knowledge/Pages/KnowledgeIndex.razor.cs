@@ -44,11 +44,55 @@ public sealed partial class KnowledgeIndex
 
     private double QuotaPercent => _overview is { QuotaBytes: > 0 } o ? Math.Min(100, 100.0 * o.UsedBytes / o.QuotaBytes) : 0;
 
+    private KnowledgeSettingsView? _settings;
+    private string? _embedderChoice;
+    private string? _embeddingModel;
+    private string? _language;
+
     protected override async Task<OrgContext> LoadAsync(Actor actor, CancellationToken ct)
     {
         _overview = await Knowledge.ListAsync(actor, Slug, ct);
+        ShowSettings(await Knowledge.GetSettingsAsync(actor, Slug, ct));
         StartWatching();
         return _overview.Org;
+    }
+
+    private void ShowSettings(KnowledgeSettingsView settings)
+    {
+        _settings = settings;
+        _embedderChoice = settings.ProviderId?.ToString() ?? "";
+        _embeddingModel = settings.Model;
+        _language = settings.Language;
+    }
+
+    private async Task SaveSettingsAsync()
+    {
+        Guid? provider = Guid.TryParse(_embedderChoice, out var id) ? id : null;
+        KnowledgeSettingsView? saved = null;
+        await BusyAsync(() => TryAsync(async (actor, ct) => saved = await Knowledge.SaveSettingsAsync(actor, Slug, provider, _embeddingModel, _language ?? "", ct),
+            "Knowledge settings saved."));
+        if (saved is not null)
+        {
+            ShowSettings(saved);
+        }
+    }
+
+    private async Task ReembedAsync()
+    {
+        var count = 0;
+        if (await BusyTryAsync(() => TryAsync(async (actor, ct) => count = await Knowledge.StartReembedAsync(actor, Slug, ct))))
+        {
+            Snackbar.Add(count == 0 ? "Nothing to re-embed." : $"Re-embedding {count} document(s) in the background.", Severity.Info);
+        }
+        await RefreshAsync();
+        await TryAsync(async (actor, ct) => ShowSettings(await Knowledge.GetSettingsAsync(actor, Slug, ct)));
+    }
+
+    private async Task<bool> BusyTryAsync(Func<Task<bool>> action)
+    {
+        var ok = false;
+        await BusyAsync(async () => ok = await action());
+        return ok;
     }
 
     private bool CanDelete(DocumentRow document) =>
