@@ -140,6 +140,7 @@ public sealed class ChatKnowledgeTests(ChatKnowledgeFixture data) : IClassFixtur
         await Assert.ThrowsAsync<ChatNotFoundException>(() =>
             data.WithAsync<ChatService, PassageView>(s => s.PassageAsync(other, org.Org.Slug, outcome.AssistantTurnId, number, default)));
     }
+
     [Fact]
     public async Task Reembed_WithAProvidersEmbeddingModel_EveryChunkGetsItsVectorAndSearchUsesThem()
     {
