@@ -33,8 +33,11 @@ public sealed class AppDll : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts the app serving plain HTTP on a free loopback port, with <paramref name="environment"/> on top of a clean environment.</summary>
-    public static AppDll Start(IReadOnlyDictionary<string, string> environment)
+    /// <summary>
+    /// Starts the app serving plain HTTP on a free loopback port, or, with <paramref name="arguments"/>, runs them (an
+    /// admin command) instead, with <paramref name="environment"/> on top of a clean environment.
+    /// </summary>
+    public static AppDll Start(IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
         var configuration = typeof(AppDll).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
@@ -52,8 +55,18 @@ public sealed class AppDll : IAsyncDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(dll);
-        info.ArgumentList.Add("--urls");
-        info.ArgumentList.Add(baseUrl.ToString().TrimEnd('/'));
+        if (arguments is null)
+        {
+            info.ArgumentList.Add("--urls");
+            info.ArgumentList.Add(baseUrl.ToString().TrimEnd('/'));
+        }
+        else
+        {
+            foreach (var argument in arguments)
+            {
+                info.ArgumentList.Add(argument);
+            }
+        }
         // The test runner's own settings must not leak into the app.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("DOTNET_ENVIRONMENT", StringComparison.Ordinal)).ToList())
         {
@@ -110,6 +123,9 @@ public sealed class AppDll : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Ends the process at once with SIGKILL, as a crash or an OOM kill would: nothing of its own runs after.</summary>
+    public void KillNow() => _process.Kill(entireProcessTree: true);
 
     public async ValueTask DisposeAsync()
     {
