@@ -135,7 +135,7 @@ async Task<(long Chunks, TimeSpan Elapsed)> IngestAsync(IServiceProvider sp, Org
             bytes = [.. bytes, .. Encoding.UTF8.GetBytes($"<!-- copy {copy} -->")];
         }
         await using var stream = new MemoryStream(bytes);
-        var name = Path.GetRelativePath(corpusRoot, page);
+        var name = DocumentName(page);
         var uploaded = await scope.ServiceProvider.GetRequiredService<KnowledgeService>().UploadAsSystemAsync(org.Id, name, stream, default);
         await scope.ServiceProvider.GetRequiredService<KnowledgeProcessor>().RunPendingAsync(org.Id, default);
         var status = await scope.ServiceProvider.GetRequiredService<KnowledgeService>().StatusAsSystemAsync(org.Id, uploaded.DocumentId, default);
@@ -148,6 +148,9 @@ async Task<(long Chunks, TimeSpan Elapsed)> IngestAsync(IServiceProvider sp, Org
     return (chunks, watch.Elapsed);
 }
 
+// Pages in different folders share names (index.html): the folder goes into the name.
+string DocumentName(string page) => Path.GetRelativePath(corpusRoot, page).Replace('/', '-');
+
 async Task<List<(string Query, Guid Expected)>> TitleQueriesAsync(IServiceProvider sp, OrgSummary org, IReadOnlyList<string> pages)
 {
     var names = await InTenantAsync(sp, org, db => db.KnowledgeDocuments.AsNoTracking().Where(d => d.Status == DocumentStatus.Ready)
@@ -157,8 +160,7 @@ async Task<List<(string Query, Guid Expected)>> TitleQueriesAsync(IServiceProvid
     var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
     foreach (var page in pages)
     {
-        var name = Path.GetRelativePath(corpusRoot, page);
-        if (!byName.TryGetValue(name, out var id))
+        if (!byName.TryGetValue(DocumentName(page), out var id))
         {
             continue;
         }
