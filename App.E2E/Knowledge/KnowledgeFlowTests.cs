@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using AgentSpace.E2E.Agents;
 using AgentSpace.E2E.Infrastructure;
+using AgentSpace.Tests.Knowledge;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
@@ -32,11 +33,11 @@ public sealed class KnowledgeFlowTests(RunningApp app, ITestOutputHelper output)
         try
         {
             var pdf = Path.Combine(folder.FullName, "depot-safety.pdf");
-            await File.WriteAllBytesAsync(pdf, SampleDocuments.Pdf(
+            await File.WriteAllBytesAsync(pdf, TestFiles.Pdf(
                 ["Depot safety rules", "Forklifts must not exceed 8 km/h inside the loading hall.", "High-visibility vests are required in every aisle."],
                 ["Night shift", "The night shift supervisor checks the fire doors at 23:00 every evening."]));
             var docx = Path.Combine(folder.FullName, "returns-process.docx");
-            await File.WriteAllBytesAsync(docx, SampleDocuments.Docx(
+            await File.WriteAllBytesAsync(docx, TestFiles.Docx(
                 ("Heading1", "Returns"),
                 (null, "Damaged pallets are returned to gate 4 and logged in the returns register within two hours."),
                 ("Heading1", "Refunds"),
