@@ -24,9 +24,11 @@ using Pgvector.Npgsql;
 //   recall:   recall@10 of the HNSW index against exact search at the configured ef_search
 var inv = CultureInfo.InvariantCulture;
 var corpusRoot = ArgText("--corpus", "/usr/share/doc/python3-doc/html");
-var sizes = ArgText("--sizes", "10000,100000").Split(',').Select(s => int.Parse(s, inv)).ToList();
-var querySizes = ArgText("--query-sizes", "100000").Split(',').Select(s => int.Parse(s, inv)).ToList();
+var sizes = ArgText("--sizes", "10000,100000").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, inv)).ToList();
+var querySizes = ArgText("--query-sizes", "100000").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, inv)).ToList();
+var resultsName = ArgText("--results", "knowledge-latest.txt");
 var queryRounds = ArgValue("--queries", 200);
+var recallRounds = ArgValue("--recall-queries", queryRounds);
 var skipQuality = args.Contains("--no-quality");
 if (!Directory.Exists(corpusRoot))
 {
@@ -108,10 +110,10 @@ foreach (var size in querySizes.Distinct().Order())
         queries = ["exception handling in generators", "json encoder", "asyncio event loop", "regular expression groups"];
     }
     await QueryLatencyAsync(services.Provider, database, org, queries, size);
-    await HnswRecallAsync(services.Provider, database, org, queries, size);
+    await HnswRecallAsync(services.Provider, database, org, [.. queries.Take(recallRounds)], size);
 }
 
-var results = Path.Combine(FindRepoRoot(), "bench", "results", "knowledge-latest.txt");
+var results = Path.Combine(FindRepoRoot(), "bench", "results", resultsName);
 Directory.CreateDirectory(Path.GetDirectoryName(results)!);
 await File.WriteAllLinesAsync(results, report);
 Console.WriteLine("written to " + results);
@@ -264,12 +266,14 @@ async Task HnswRecallAsync(IServiceProvider sp, TestDatabase db, OrgSummary org,
         var (exact, exactMs) = await TopAsync(vector, exact: true);
         indexTimes.Add(approximateMs);
         exactTimes.Add(exactMs);
-        total += exact.Count == 0 ? 1 : approximate.Intersect(exact).Count() / (double)exact.Count;
+        // By distance, not by id: among equally near passages (copies of one text) any of them is a right answer.
+        var cutoff = exact.Count == 0 ? double.MaxValue : exact[^1].Distance + 1e-6;
+        total += exact.Count == 0 ? 1 : Math.Min(exact.Count, approximate.Count(a => a.Distance <= cutoff)) / (double)exact.Count;
     }
-    Say(string.Create(inv, $"[recall] {size} asked: HNSW top-10 at ef_search {ef} against exact top-10 (sequential scan), {queries.Count} queries: recall@10 {total / queries.Count:0.000} (target >= 0.95); " +
+    Say(string.Create(inv, $"[recall] {size} asked: HNSW top-10 at ef_search {ef} against exact top-10 (sequential scan; a hit counts when it is as near as the exact 10th), {queries.Count} queries: recall@10 {total / queries.Count:0.000} (target >= 0.95); " +
         $"index median {Median(indexTimes):0.00} ms, exact median {Median(exactTimes):0.00} ms; {Load()}"));
 
-    async Task<(List<Guid> Ids, double Ms)> TopAsync(HalfVector vector, bool exact)
+    async Task<(List<(Guid Id, double Distance)> Ids, double Ms)> TopAsync(HalfVector vector, bool exact)
     {
         var watch = Stopwatch.StartNew();
         await using var conn = await direct.OpenConnectionAsync();
@@ -277,15 +281,16 @@ async Task HnswRecallAsync(IServiceProvider sp, TestDatabase db, OrgSummary org,
         var settings = exact ? "set local enable_indexscan = off; set local enable_bitmapscan = off; " : $"set local hnsw.ef_search = {ef}; ";
         await using var cmd = new NpgsqlCommand(
             $"set local role \"{schema}\"; set local search_path = \"{schema}\", extensions; {settings}" +
-            "select id from knowledge_chunks where dimensions = 384 and embedder = @embedder order by embedding::halfvec(384) <=> @vector::halfvec(384) limit 10", conn, tx);
+            "select id, (embedding::halfvec(384) <=> @vector::halfvec(384))::float8 from knowledge_chunks where dimensions = 384 and embedder = @embedder " +
+            "order by embedding::halfvec(384) <=> @vector::halfvec(384) limit 10", conn, tx);
         cmd.Parameters.AddWithValue("vector", vector);
         cmd.Parameters.AddWithValue("embedder", LocalEmbedder.Id);
-        var ids = new List<Guid>();
+        var ids = new List<(Guid, double)>();
         await using (var reader = await cmd.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                ids.Add(reader.GetGuid(0));
+                ids.Add((reader.GetGuid(0), reader.GetDouble(1)));
             }
         }
         await tx.CommitAsync();
@@ -310,50 +315,54 @@ async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor 
             await drop.ExecuteNonQueryAsync();
         }
     }
+    var needed = size - seed.Count;
+    var copies = (needed + seed.Count - 1) / Math.Max(seed.Count, 1);
     await using (var dataSource = new NpgsqlDataSourceBuilder(db.AppConnectionString).UseVectorIfAvailable().Build())
-    await using (var conn = await dataSource.OpenConnectionAsync())
     {
-        await using var tx = await conn.BeginTransactionAsync();
-        await using (var role = new NpgsqlCommand($"set local role \"{schema}\"; set local search_path = \"{schema}\", extensions;", conn, tx))
+        // Two loaders, one per core: computing each row's tsvector on insert is most of the cost.
+        var loaders = Enumerable.Range(0, 2).Select(lane => Task.Run(async () =>
         {
-            await role.ExecuteNonQueryAsync();
-        }
-        var needed = size - seed.Count;
-        var copies = (needed + seed.Count - 1) / Math.Max(seed.Count, 1);
-        await using (var import = await conn.BeginBinaryImportAsync(
-            "copy knowledge_chunks (id, document_id, ordinal, text, token_count, page, heading_path, start_char, embedder, dimensions, embedding) from stdin (format binary)"))
-        {
-            var written = 0;
-            for (var copy = 1; copy <= copies && written < needed; copy++)
+            await using var conn = await dataSource.OpenConnectionAsync();
+            await using var tx = await conn.BeginTransactionAsync();
+            await using (var role = new NpgsqlCommand($"set local role \"{schema}\"; set local search_path = \"{schema}\", extensions;", conn, tx))
             {
-                var batch = seed.Take(Math.Min(seed.Count, needed - written)).Select((c, i) => (c, i)).ToList();
-                var vectors = new HalfVector[batch.Count];
-                Parallel.For(0, batch.Count, i =>
-                {
-                    var text = batch[i].c.Text + " copy" + copy.ToString(inv);
-                    vectors[i] = new HalfVector(LocalEmbedder.Embed(ChunkEmbedder.TextOf(batch[i].c.HeadingPath, text)).Select(v => (Half)v).ToArray());
-                });
-                foreach (var (c, i) in batch)
-                {
-                    await import.StartRowAsync();
-                    await import.WriteAsync(Guid.CreateVersion7(), NpgsqlTypes.NpgsqlDbType.Uuid);
-                    await import.WriteAsync(c.DocumentId, NpgsqlTypes.NpgsqlDbType.Uuid);
-                    await import.WriteAsync(1_000_000 * copy + i, NpgsqlTypes.NpgsqlDbType.Integer);
-                    await import.WriteAsync(c.Text + " copy" + copy.ToString(inv), NpgsqlTypes.NpgsqlDbType.Text);
-                    await import.WriteAsync(c.TokenCount, NpgsqlTypes.NpgsqlDbType.Integer);
-                    await import.WriteNullAsync();
-                    await import.WriteAsync(c.HeadingPath, NpgsqlTypes.NpgsqlDbType.Text);
-                    await import.WriteAsync(0, NpgsqlTypes.NpgsqlDbType.Integer);
-                    await import.WriteAsync(LocalEmbedder.Id, NpgsqlTypes.NpgsqlDbType.Text);
-                    await import.WriteAsync(LocalEmbedder.Dimensions, NpgsqlTypes.NpgsqlDbType.Integer);
-                    await import.WriteAsync(vectors[i]);
-                }
-                written += batch.Count;
-                Console.WriteLine($"  bulk: {written + seed.Count} of {size} chunks written ({watch.Elapsed.TotalSeconds:0} s)");
+                await role.ExecuteNonQueryAsync();
             }
-            await import.CompleteAsync();
-        }
-        await tx.CommitAsync();
+            await using (var import = await conn.BeginBinaryImportAsync(
+                "copy knowledge_chunks (id, document_id, ordinal, text, token_count, page, heading_path, start_char, embedder, dimensions, embedding) from stdin (format binary)"))
+            {
+                for (var copy = 1 + lane; copy <= copies; copy += 2)
+                {
+                    var take = (int)Math.Min(seed.Count, needed - (long)(copy - 1) * seed.Count);
+                    var vectors = new HalfVector[take];
+                    for (var i = 0; i < take; i++)
+                    {
+                        var c = seed[i];
+                        vectors[i] = new HalfVector(LocalEmbedder.Embed(ChunkEmbedder.TextOf(c.HeadingPath, c.Text + " copy" + copy.ToString(inv))).Select(v => (Half)v).ToArray());
+                    }
+                    for (var i = 0; i < take; i++)
+                    {
+                        var c = seed[i];
+                        await import.StartRowAsync();
+                        await import.WriteAsync(Guid.CreateVersion7(), NpgsqlTypes.NpgsqlDbType.Uuid);
+                        await import.WriteAsync(c.DocumentId, NpgsqlTypes.NpgsqlDbType.Uuid);
+                        await import.WriteAsync(1_000_000 * copy + i, NpgsqlTypes.NpgsqlDbType.Integer);
+                        await import.WriteAsync(c.Text + " copy" + copy.ToString(inv), NpgsqlTypes.NpgsqlDbType.Text);
+                        await import.WriteAsync(c.TokenCount, NpgsqlTypes.NpgsqlDbType.Integer);
+                        await import.WriteNullAsync();
+                        await import.WriteAsync(c.HeadingPath, NpgsqlTypes.NpgsqlDbType.Text);
+                        await import.WriteAsync(0, NpgsqlTypes.NpgsqlDbType.Integer);
+                        await import.WriteAsync(LocalEmbedder.Id, NpgsqlTypes.NpgsqlDbType.Text);
+                        await import.WriteAsync(LocalEmbedder.Dimensions, NpgsqlTypes.NpgsqlDbType.Integer);
+                        await import.WriteAsync(vectors[i]);
+                    }
+                    Console.WriteLine($"  bulk: copy {copy} of {copies} written ({watch.Elapsed.TotalSeconds:0} s)");
+                }
+                await import.CompleteAsync();
+            }
+            await tx.CommitAsync();
+        })).ToList();
+        await Task.WhenAll(loaders);
     }
     var loaded = watch.Elapsed;
     await using (var admin = new NpgsqlConnection(db.AdminConnectionString.Replace("Database=postgres", "Database=" + db.Name, StringComparison.Ordinal)))

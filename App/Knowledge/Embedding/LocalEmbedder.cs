@@ -52,24 +52,35 @@ public sealed class LocalEmbedder : IEmbeddingGenerator<string, Embedding<float>
         var counts = new Dictionary<(ulong Hash, float Weight), int>();
         var vector = new float[Dimensions];
         var words = Words(text ?? "");
+        // Features are hashed straight from a buffer ("w:word", "g:<wo", "b:one two"): no string per feature.
+        Span<char> buffer = stackalloc char[256];
         string? previous = null;
         foreach (var word in words)
         {
             if (!StopWords.Contains(word))
             {
-                Add("w:" + word, WordWeight);
-                var marked = "<" + word + ">";
+                Add(Compose(buffer, "w:", word, ""), WordWeight);
+                // The word with boundary marks, "<word>", cut into 3- to 5-character pieces.
+                var markedLength = word.Length + 2;
                 for (var n = 3; n <= 5; n++)
                 {
-                    for (var i = 0; i + n <= marked.Length; i++)
+                    for (var i = 0; i + n <= markedLength; i++)
                     {
-                        Add(string.Concat("g:", marked.AsSpan(i, n)), GramWeight);
+                        var gram = buffer[..(2 + n)];
+                        gram[0] = 'g';
+                        gram[1] = ':';
+                        for (var j = 0; j < n; j++)
+                        {
+                            var at = i + j;
+                            gram[2 + j] = at == 0 ? '<' : at == markedLength - 1 ? '>' : word[at - 1];
+                        }
+                        Add(gram, GramWeight);
                     }
                 }
             }
             if (previous is not null && !(StopWords.Contains(previous) && StopWords.Contains(word)))
             {
-                Add("b:" + previous + " " + word, BigramWeight);
+                Add(Compose(buffer, "b:", previous, " " + word), BigramWeight);
             }
             previous = word;
         }
@@ -88,22 +99,36 @@ public sealed class LocalEmbedder : IEmbeddingGenerator<string, Embedding<float>
         }
         return vector;
 
-        void Add(string feature, float weight)
+        void Add(ReadOnlySpan<char> feature, float weight)
         {
             var key = (Hash(feature), weight);
             counts[key] = counts.GetValueOrDefault(key) + 1;
         }
     }
 
-    private static ulong Hash(string feature)
+    /// <summary>prefix + a + b in <paramref name="buffer"/> when it fits, else in a new string.</summary>
+    private static ReadOnlySpan<char> Compose(Span<char> buffer, string prefix, string a, string b)
+    {
+        var length = prefix.Length + a.Length + b.Length;
+        if (length > buffer.Length)
+        {
+            return string.Concat(prefix, a, b);
+        }
+        prefix.CopyTo(buffer);
+        a.CopyTo(buffer[prefix.Length..]);
+        b.CopyTo(buffer[(prefix.Length + a.Length)..]);
+        return buffer[..length];
+    }
+
+    private static ulong Hash(ReadOnlySpan<char> feature)
     {
         var max = Encoding.UTF8.GetMaxByteCount(feature.Length);
-        var rented = max <= 512 ? null : ArrayPool<byte>.Shared.Rent(max);
-        Span<byte> buffer = rented ?? stackalloc byte[512];
+        var rented = max <= 1024 ? null : ArrayPool<byte>.Shared.Rent(max);
+        Span<byte> bytes = rented ?? stackalloc byte[1024];
         try
         {
-            var length = Encoding.UTF8.GetBytes(feature, buffer);
-            return XxHash3.HashToUInt64(buffer[..length]);
+            var length = Encoding.UTF8.GetBytes(feature, bytes);
+            return XxHash3.HashToUInt64(bytes[..length]);
         }
         finally
         {

@@ -13,14 +13,18 @@ public enum RetrievalMode
 /// <summary>
 /// The retrieval statement, in one place so the benchmark runs exactly what the app runs. Vector top-k by cosine
 /// distance on <c>embedding::halfvec(N)</c> (the expression of the HNSW index for that dimension, with its
-/// <c>dimensions = N</c> predicate, so the planner can use it), full-text top-k over the generated tsvector
-/// (the organization's language and <c>simple</c>, any query word), fused by reciprocal rank. Only ready documents;
-/// for an agent, only the documents attached to it, joined inside the statement.
+/// <c>dimensions = N</c> predicate, so the planner can use it), full-text top-k over the generated tsvector, fused by
+/// reciprocal rank. Only ready documents; for an agent, only the documents attached to it, joined inside the statement.
+/// Full text looks first for passages holding every word of the query (the language's stems); only when that finds
+/// fewer than k does any word of it do (the language's stems and the words as written), so a common word cannot make
+/// every query rank half the table.
 /// Parameters: <c>@vector</c> (halfvec), <c>@text</c>, <c>@language</c>, <c>@embedder</c>, <c>@k</c>, <c>@limit</c>, <c>@rrf</c>,
 /// and <c>@agent</c> when scoped.
 /// </summary>
 public static class HybridSql
 {
+    private const string Nothing = "select null::uuid as id, null::float8 as score, null::bigint as rank where false";
+
     public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 100)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
@@ -28,7 +32,7 @@ public static class HybridSql
         var n = dimensions.ToString(CultureInfo.InvariantCulture);
         var scope = forAgent ? "join agent_documents a on a.document_id = c.document_id and a.agent_id = @agent" : "";
         var vector = mode == RetrievalMode.TextOnly
-            ? "select null::uuid as id, null::float8 as score, null::bigint as rank where false"
+            ? Nothing
             : $"""
               select id, 1 - distance as score, row_number() over (order by distance, id) as rank from (
                 select c.id, c.embedding::halfvec({n}) <=> @vector::halfvec({n}) as distance
@@ -39,18 +43,27 @@ public static class HybridSql
                 order by c.embedding::halfvec({n}) <=> @vector::halfvec({n})
                 limit @k) nearest
               """;
+        string TextSide(string query, string condition) => $"""
+              select c.id, ts_rank_cd(c.search, q.{query})::float8 as score
+              from knowledge_chunks c
+              join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
+              {scope}
+              cross join query q
+              where q.{query} is not null and c.search @@ q.{query} {condition}
+              order by score desc, c.id
+              limit @k
+              """;
+        var textCtes = mode == RetrievalMode.VectorOnly ? "" : $"""
+            all_words as ({TextSide("all_words", "")}),
+            any_word as ({TextSide("any_word", "and (select count(*) from all_words) < @k and not exists (select 1 from all_words w where w.id = c.id)")}),
+            """;
         var text = mode == RetrievalMode.VectorOnly
-            ? "select null::uuid as id, null::float8 as score, null::bigint as rank where false"
-            : $"""
-              select id, score, row_number() over (order by score desc, id) as rank from (
-                select c.id, ts_rank_cd(c.search, q.query)::float8 as score
-                from knowledge_chunks c
-                join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
-                {scope}
-                cross join query q
-                where q.query is not null and c.search @@ q.query
-                order by score desc, c.id
-                limit @k) matched
+            ? Nothing
+            : """
+              select id, score, row_number() over (order by first, score desc, id) as rank from (
+                select id, score, 0 as first from all_words
+                union all
+                select id, score, 1 as first from any_word) matched
               """;
         return $"""
             set local hnsw.ef_search = {efSearch.ToString(CultureInfo.InvariantCulture)};
@@ -64,10 +77,12 @@ public static class HybridSql
               ) words
             ),
             query as (
-              select case when count(*) = 0 then null
-                     else string_agg('''' || replace(l, '''', '''''') || '''', ' | ')::tsquery end as query
+              select nullif(plainto_tsquery(@language::regconfig, @text), ''::tsquery) as all_words,
+                     case when count(*) = 0 then null
+                     else string_agg('''' || replace(l, '''', '''''') || '''', ' | ')::tsquery end as any_word
               from lexemes
             ),
+            {textCtes}
             vec as ({vector}),
             txt as ({text}),
             fused as (
