@@ -29,6 +29,7 @@ var querySizes = ArgText("--query-sizes", "100000").Split(',', StringSplitOption
 var resultsName = ArgText("--results", "knowledge-latest.txt");
 var queryRounds = ArgValue("--queries", 200);
 var recallRounds = ArgValue("--recall-queries", queryRounds);
+var efValues = ArgText("--ef", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, inv)).ToList();
 var skipQuality = args.Contains("--no-quality");
 if (!Directory.Exists(corpusRoot))
 {
@@ -110,7 +111,11 @@ foreach (var size in querySizes.Distinct().Order())
         queries = ["exception handling in generators", "json encoder", "asyncio event loop", "regular expression groups"];
     }
     await QueryLatencyAsync(services.Provider, database, org, queries, size);
-    await HnswRecallAsync(services.Provider, database, org, [.. queries.Take(recallRounds)], size);
+    var configured = services.Provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<KnowledgeSearchOptions>>().Value.EfSearch;
+    foreach (var ef in efValues.Count > 0 ? efValues : [configured])
+    {
+        await HnswRecallAsync(services.Provider, database, org, [.. queries.Take(recallRounds)], size, ef);
+    }
 }
 
 var results = Path.Combine(FindRepoRoot(), "bench", "results", resultsName);
@@ -251,11 +256,10 @@ async Task QueryLatencyAsync(IServiceProvider sp, TestDatabase db, OrgSummary or
     }
 }
 
-async Task HnswRecallAsync(IServiceProvider sp, TestDatabase db, OrgSummary org, IReadOnlyList<string> queries, int size)
+async Task HnswRecallAsync(IServiceProvider sp, TestDatabase db, OrgSummary org, IReadOnlyList<string> queries, int size, int ef)
 {
     var schema = await SchemaOfAsync(sp, org);
     await using var direct = new NpgsqlDataSourceBuilder(db.AppConnectionString).UseVectorIfAvailable().Build();
-    var ef = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<KnowledgeSearchOptions>>().Value.EfSearch;
     double total = 0;
     var indexTimes = new List<double>();
     var exactTimes = new List<double>();
@@ -298,8 +302,10 @@ async Task HnswRecallAsync(IServiceProvider sp, TestDatabase db, OrgSummary org,
     }
 }
 
-// A bigger set than is worth pushing through the pipeline: the chunks of one ingested copy, replicated with a copy number
-// appended to each text (so every vector differs), embedded with the local embedder and loaded with COPY; indexes rebuilt after.
+// A bigger set than is worth pushing through the pipeline: the chunks of one ingested copy, and generated ones made of them:
+// the first half of one chunk's sentences followed by the second half of another's (a different pairing for every copy), so
+// no two texts are the same and no passage has dozens of near-copies (which no real corpus has and which would measure
+// the index against ties). Embedded with the local embedder and loaded with COPY; indexes rebuilt after.
 async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor who, int size)
 {
     var org = await NewOrgAsync(sp, who, "bulk" + size.ToString(inv));
@@ -335,10 +341,12 @@ async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor 
                 {
                     var take = (int)Math.Min(seed.Count, needed - (long)(copy - 1) * seed.Count);
                     var vectors = new HalfVector[take];
+                    var texts = new string[take];
                     for (var i = 0; i < take; i++)
                     {
                         var c = seed[i];
-                        vectors[i] = new HalfVector(LocalEmbedder.Embed(ChunkEmbedder.TextOf(c.HeadingPath, c.Text + " copy" + copy.ToString(inv))).Select(v => (Half)v).ToArray());
+                        texts[i] = Mosaic(c.Text, seed[(int)((i * 7L + copy * 7919L) % seed.Count)].Text);
+                        vectors[i] = new HalfVector(LocalEmbedder.Embed(ChunkEmbedder.TextOf(c.HeadingPath, texts[i])).Select(v => (Half)v).ToArray());
                     }
                     for (var i = 0; i < take; i++)
                     {
@@ -347,7 +355,7 @@ async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor 
                         await import.WriteAsync(Guid.CreateVersion7(), NpgsqlTypes.NpgsqlDbType.Uuid);
                         await import.WriteAsync(c.DocumentId, NpgsqlTypes.NpgsqlDbType.Uuid);
                         await import.WriteAsync(1_000_000 * copy + i, NpgsqlTypes.NpgsqlDbType.Integer);
-                        await import.WriteAsync(c.Text + " copy" + copy.ToString(inv), NpgsqlTypes.NpgsqlDbType.Text);
+                        await import.WriteAsync(texts[i], NpgsqlTypes.NpgsqlDbType.Text);
                         await import.WriteAsync(c.TokenCount, NpgsqlTypes.NpgsqlDbType.Integer);
                         await import.WriteNullAsync();
                         await import.WriteAsync(c.HeadingPath, NpgsqlTypes.NpgsqlDbType.Text);
@@ -376,6 +384,13 @@ async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor 
     }
     Say(string.Create(inv, $"[bulk] {size} chunks: {seedChunks} ingested, the rest copied and embedded in {loaded.TotalSeconds:0} s; HNSW and GIN indexes built in {(watch.Elapsed - loaded).TotalSeconds:0} s; {Load()}"));
     return org;
+}
+
+static string Mosaic(string first, string second)
+{
+    var a = Regex.Split(first, @"(?<=[.!?])\s+");
+    var b = Regex.Split(second, @"(?<=[.!?])\s+");
+    return string.Join(" ", a.Take(Math.Max(1, a.Length / 2)).Concat(b.Skip(b.Length / 2)));
 }
 
 static async Task<string> SchemaOfAsync(IServiceProvider sp, OrgSummary org)

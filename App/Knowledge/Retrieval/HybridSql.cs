@@ -16,8 +16,9 @@ public enum RetrievalMode
 /// <c>dimensions = N</c> predicate, so the planner can use it), full-text top-k over the generated tsvector, fused by
 /// reciprocal rank. Only ready documents; for an agent, only the documents attached to it, joined inside the statement.
 /// Full text looks first for passages holding every word of the query (the language's stems); only when that finds
-/// fewer than k does any word of it do (the language's stems and the words as written), so a common word cannot make
-/// every query rank half the table.
+/// fewer than <see cref="AllWordsEnough"/> does any word of it do (the language's stems and the words as written), and
+/// then only the first <see cref="AnyWordCandidates"/> matches are ranked, so a common word cannot make a query rank
+/// half the table.
 /// Parameters: <c>@vector</c> (halfvec), <c>@text</c>, <c>@language</c>, <c>@embedder</c>, <c>@k</c>, <c>@limit</c>, <c>@rrf</c>,
 /// and <c>@agent</c> when scoped.
 /// </summary>
@@ -25,7 +26,13 @@ public static class HybridSql
 {
     private const string Nothing = "select null::uuid as id, null::float8 as score, null::bigint as rank where false";
 
-    public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 100)
+    /// <summary>When the all-words search finds at least this many passages, the any-word search does not run.</summary>
+    public const int AllWordsEnough = 10;
+
+    /// <summary>At most this many any-word matches are ranked.</summary>
+    public const int AnyWordCandidates = 5000;
+
+    public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 400)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(efSearch, 1);
@@ -43,19 +50,30 @@ public static class HybridSql
                 order by c.embedding::halfvec({n}) <=> @vector::halfvec({n})
                 limit @k) nearest
               """;
-        string TextSide(string query, string condition) => $"""
-              select c.id, ts_rank_cd(c.search, q.{query})::float8 as score
+        // Every word: selective, so ranking all matches is cheap. Any word: a common word can match most of the table, so
+        // only the first AnyWordCandidates matches (in index order) are ranked, which bounds the work.
+        var textCtes = mode == RetrievalMode.VectorOnly ? "" : $"""
+            all_words as (
+              select c.id, ts_rank_cd(c.search, q.all_words)::float8 as score
               from knowledge_chunks c
               join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
               {scope}
               cross join query q
-              where q.{query} is not null and c.search @@ q.{query} {condition}
+              where q.all_words is not null and c.search @@ q.all_words
               order by score desc, c.id
-              limit @k
-              """;
-        var textCtes = mode == RetrievalMode.VectorOnly ? "" : $"""
-            all_words as ({TextSide("all_words", "")}),
-            any_word as ({TextSide("any_word", "and (select count(*) from all_words) < @k and not exists (select 1 from all_words w where w.id = c.id)")}),
+              limit @k),
+            any_word as (
+              select id, ts_rank_cd(search, query)::float8 as score from (
+                select c.id, c.search, q.any_word as query
+                from knowledge_chunks c
+                join knowledge_documents d on d.id = c.document_id and d.status = 'Ready'
+                {scope}
+                cross join query q
+                where q.any_word is not null and (select count(*) from all_words) < {AllWordsEnough.ToString(CultureInfo.InvariantCulture)}
+                  and c.search @@ q.any_word and not exists (select 1 from all_words w where w.id = c.id)
+                limit {AnyWordCandidates.ToString(CultureInfo.InvariantCulture)}) candidates
+              order by score desc, id
+              limit @k),
             """;
         var text = mode == RetrievalMode.VectorOnly
             ? Nothing

@@ -22,7 +22,7 @@ public sealed record KnowledgeScope(Guid? AgentId)
 public sealed class KnowledgeSearchOptions
 {
     /// <summary>HNSW candidate list size (<c>hnsw.ef_search</c>): recall against speed.</summary>
-    public int EfSearch { get; set; } = 100;
+    public int EfSearch { get; set; } = 400;
 
     /// <summary>The k of reciprocal rank fusion.</summary>
     public int RrfK { get; set; } = 60;
