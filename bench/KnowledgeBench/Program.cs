@@ -378,7 +378,7 @@ async Task<OrgSummary> BulkOrgAsync(IServiceProvider sp, TestDatabase db, Actor 
         await admin.OpenAsync();
         await using var build = new NpgsqlCommand(
             $"set search_path = \"{schema}\", extensions; set maintenance_work_mem = '2GB'; set max_parallel_maintenance_workers = 1; " +
-            "create index ix_knowledge_chunks_embedding_384 on knowledge_chunks using hnsw ((embedding::halfvec(384)) halfvec_cosine_ops) where dimensions = 384; " +
+            "create index ix_knowledge_chunks_embedding_384 on knowledge_chunks using hnsw ((embedding::halfvec(384)) halfvec_cosine_ops) with (m = 16, ef_construction = 128) where dimensions = 384; " +
             "create index ix_knowledge_chunks_search on knowledge_chunks using gin (search); analyze knowledge_chunks;", admin) { CommandTimeout = 0 };
         await build.ExecuteNonQueryAsync();
     }
