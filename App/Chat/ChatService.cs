@@ -18,7 +18,7 @@ public sealed record TurnView(Guid Id, string Role, string Content, string Statu
 /// <summary>A numbered source an answer cites, as the chat lists it under the answer.</summary>
 public sealed record SourceView(int Number, string DocumentName, int? Page, string HeadingPath)
 {
-    public string Label => TurnCitations.Label(Number, new Knowledge.KnowledgeHit(Guid.Empty, Guid.Empty, DocumentName, 0, "", Page, HeadingPath, null, null, null, null, 0, 0));
+    public string Label => TurnCitations.Label(Number, DocumentName, Page, HeadingPath);
 }
 
 /// <summary>The passage behind a citation, for the side panel; <see cref="Text"/> is null once its document is deleted.</summary>

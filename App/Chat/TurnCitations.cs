@@ -44,14 +44,19 @@ public sealed partial class TurnCitations
     public static string Label(int number, KnowledgeHit hit)
     {
         ArgumentNullException.ThrowIfNull(hit);
-        var label = $"[{number.ToString(CultureInfo.InvariantCulture)}] {hit.DocumentName}";
-        if (hit.Page is { } page)
+        return Label(number, hit.DocumentName, hit.Page, hit.HeadingPath);
+    }
+
+    public static string Label(int number, string documentName, int? page, string headingPath)
+    {
+        var label = $"[{number.ToString(CultureInfo.InvariantCulture)}] {documentName}";
+        if (page is { } p)
         {
-            label += " · page " + page.ToString(CultureInfo.InvariantCulture);
+            label += " · page " + p.ToString(CultureInfo.InvariantCulture);
         }
-        if (hit.HeadingPath.Length > 0)
+        if (headingPath.Length > 0)
         {
-            label += " · " + hit.HeadingPath;
+            label += " · " + headingPath;
         }
         return label;
     }

@@ -115,8 +115,7 @@ public sealed class ModelClientCache(TimeProvider clock)
     internal async Task<Microsoft.Extensions.AI.IChatClient> GetOrAddAsync(Guid organizationId, ModelProvider provider, string model,
         Func<CancellationToken, Task<Microsoft.Extensions.AI.IChatClient>> build, CancellationToken ct)
     {
-        var key = string.Join('\n', organizationId.ToString("N"), provider.Id.ToString("N"), model, provider.Kind, provider.BaseUrl, provider.Name,
-            provider.UpdatedAt.UtcTicks, provider.ApiKeyVersion, provider.ApiKeyCiphertext is null ? "" : Convert.ToBase64String(provider.ApiKeyCiphertext));
+        var key = provider.Fingerprint(organizationId, model);
         var now = clock.GetUtcNow();
         if (_clients.TryGetValue(key, out var found) && found.Expires > now)
         {

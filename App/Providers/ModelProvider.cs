@@ -26,6 +26,14 @@ public sealed class ModelProvider
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; set; }
     public List<ProviderModel> Models { get; } = [];
+
+    /// <summary>
+    /// Everything a client built from this row depends on (address, kind, name, key, last change), for caches that
+    /// must miss as soon as any of it changes.
+    /// </summary>
+    public string Fingerprint(Guid organizationId, string model) =>
+        string.Join('\n', organizationId.ToString("N"), Id.ToString("N"), model, Kind, BaseUrl, Name, UpdatedAt.UtcTicks, ApiKeyVersion,
+            ApiKeyCiphertext is null ? "" : Convert.ToBase64String(ApiKeyCiphertext));
 }
 
 /// <summary>A model the provider offers, with its price per million tokens (USD).</summary>

@@ -27,8 +27,10 @@ public sealed class ChunkEmbedder(TenantOperation operations)
                 var chunks = work.Db.KnowledgeChunks.AsNoTracking().Where(c => c.DocumentId == documentId);
                 var pending = await chunks.Where(c => c.Embedder != embedder.Id || c.Embedding == null).OrderBy(c => c.Ordinal).Take(BatchSize)
                     .Select(c => new { c.Id, c.HeadingPath, c.Text }).ToListAsync(token);
-                var all = await chunks.CountAsync(token);
-                return (pending, all - await chunks.CountAsync(c => c.Embedder != embedder.Id || c.Embedding == null, token), all);
+                var counts = await chunks.GroupBy(_ => 1)
+                    .Select(g => new { All = g.Count(), Done = g.Count(c => c.Embedder == embedder.Id && c.Embedding != null) })
+                    .FirstOrDefaultAsync(token);
+                return (pending, counts?.Done ?? 0, counts?.All ?? 0);
             }, ct);
             progress?.Report((done, total));
             if (batch.Count == 0)

@@ -58,8 +58,7 @@ public sealed class KnowledgeEmbedders(TenantOperation operations, ISecretVault 
         {
             throw new KnowledgeRuleException($"No embedding model is set for {provider.Name}. An Admin can choose one on the Knowledge page.", 409);
         }
-        var cacheKey = string.Join('\n', organizationId.ToString("N"), provider.Id.ToString("N"), model, provider.Kind, provider.BaseUrl,
-            provider.UpdatedAt.UtcTicks, provider.ApiKeyCiphertext is null ? "" : Convert.ToBase64String(provider.ApiKeyCiphertext));
+        var cacheKey = provider.Fingerprint(organizationId, model);
         if (Providers.TryGetValue(cacheKey, out var known))
         {
             return known;

@@ -31,15 +31,9 @@ internal static class KnowledgeImportCommand
         {
             return await run.FailAsync($"no folder '{folder}'.");
         }
-        Guid organizationId;
-        await using (var db = await run.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(run.Cancellation))
+        if (await OrganizationIdAsync(run, slug) is not { } organizationId)
         {
-            var found = await db.Organizations.AsNoTracking().Where(o => o.Slug == slug).Select(o => (Guid?)o.Id).FirstOrDefaultAsync(run.Cancellation);
-            if (found is not { } id)
-            {
-                return await run.FailAsync($"no organization '{slug}'.");
-            }
-            organizationId = id;
+            return await run.FailAsync($"no organization '{slug}'.");
         }
         var processor = run.Get<KnowledgeProcessor>();
         var service = run.Get<KnowledgeService>();
@@ -88,5 +82,12 @@ internal static class KnowledgeImportCommand
         }
         await run.Output.WriteLineAsync($"{added} added, {skipped} already there, {refused} refused, {failed} failed");
         return refused + failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>The organization with this address, for the knowledge commands; null when there is none.</summary>
+    internal static async Task<Guid?> OrganizationIdAsync(AdminInvocation run, string slug)
+    {
+        await using var db = await run.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(run.Cancellation);
+        return await db.Organizations.AsNoTracking().Where(o => o.Slug == slug).Select(o => (Guid?)o.Id).FirstOrDefaultAsync(run.Cancellation);
     }
 }

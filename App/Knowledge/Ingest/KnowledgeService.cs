@@ -12,6 +12,10 @@ public sealed record DocumentRow(Guid Id, string Name, DocumentKind? Kind, long 
     string? Error, int ChunkCount, DateTimeOffset UploadedAt, Guid UploadedBy, string? Embedder, IReadOnlyList<string> Agents, bool Reembedding = false)
 {
     public bool IsWorking => Reembedding || Status is DocumentStatus.Queued or DocumentStatus.Extracting or DocumentStatus.Chunking or DocumentStatus.Embedding;
+
+    public static DocumentRow From(KnowledgeDocument d, IReadOnlyList<string> agents, bool reembedding) =>
+        new(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount, d.UploadedAt, d.UploadedBy, d.Embedder,
+            agents, reembedding);
 }
 
 /// <summary>An embedding model an Admin can choose: a provider's, or the built-in one (null provider).</summary>
@@ -51,8 +55,7 @@ public sealed class KnowledgeService(
                                   join g in work.Db.Agents on a.AgentId equals g.Id
                                   select new { a.DocumentId, g.Name }).ToListAsync(token);
             var agentsOf = attached.GroupBy(a => a.DocumentId).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)[.. g.Select(a => a.Name).Order(StringComparer.OrdinalIgnoreCase)]);
-            var rows = documents.Select(d => new DocumentRow(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount,
-                d.UploadedAt, d.UploadedBy, d.Embedder, agentsOf.GetValueOrDefault(d.Id, []), reembedding.Contains(d.Id))).ToList();
+            var rows = documents.Select(d => DocumentRow.From(d, agentsOf.GetValueOrDefault(d.Id, []), reembedding.Contains(d.Id))).ToList();
             return new KnowledgeOverview(work.Org, rows, documents.Sum(d => d.SizeBytes), options.Value.OrgQuotaBytes, options.Value.MaxFileBytes);
         }, ct);
 
@@ -207,8 +210,7 @@ public sealed class KnowledgeService(
         operations.RunAsSystemAsync(organizationId, "knowledge status", async (work, token) =>
         {
             var d = await work.Db.KnowledgeDocuments.AsNoTracking().FirstOrDefaultAsync(x => x.Id == documentId, token);
-            return d is null ? null : new DocumentRow(d.Id, d.Name, d.Kind, d.SizeBytes, d.Status, d.ProgressDone, d.ProgressTotal, d.Error, d.ChunkCount,
-                d.UploadedAt, d.UploadedBy, d.Embedder, []);
+            return d is null ? null : DocumentRow.From(d, [], false);
         }, ct);
 
     public Task<KnowledgeSettingsView> GetSettingsAsync(Actor actor, OrgRef org, CancellationToken ct) =>

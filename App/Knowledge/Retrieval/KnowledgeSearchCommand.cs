@@ -42,14 +42,9 @@ internal static class KnowledgeSearchCommand
             return await run.UsageErrorAsync("--limit takes a number from 1 to 50.");
         }
         var (slug, query) = (positional[0], positional[1]);
-        Guid organizationId;
-        await using (var db = await run.Get<IDbContextFactory<PlatformDbContext>>().CreateDbContextAsync(run.Cancellation))
+        if (await KnowledgeImportCommand.OrganizationIdAsync(run, slug) is not { } organizationId)
         {
-            if (await db.Organizations.AsNoTracking().Where(o => o.Slug == slug).Select(o => (Guid?)o.Id).FirstOrDefaultAsync(run.Cancellation) is not { } id)
-            {
-                return await run.FailAsync($"no organization '{slug}'.");
-            }
-            organizationId = id;
+            return await run.FailAsync($"no organization '{slug}'.");
         }
         var scope = KnowledgeScope.AllDocuments;
         if (run.Option("--agent") is { } agentName)
