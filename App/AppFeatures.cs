@@ -1,5 +1,6 @@
 using AgentSpace.Agents;
 using AgentSpace.Audit;
+using AgentSpace.Boardroom;
 using AgentSpace.Chat;
 using AgentSpace.Components;
 using AgentSpace.Data;
@@ -32,5 +33,6 @@ public static class AppFeatures
         .AddAgents()
         .AddKnowledge(configuration)
         .AddChat()
+        .AddBoardroom()
         .AddAppComponents();
 }

@@ -1,6 +1,7 @@
 using AgentSpace;
 using AgentSpace.Admin;
 using AgentSpace.Audit;
+using AgentSpace.Boardroom;
 using AgentSpace.Components;
 using AgentSpace.Data;
 using AgentSpace.Hosting;
@@ -53,6 +54,7 @@ app.MapHealthEndpoints();
 app.MapStaticAssets();
 app.MapAuthEndpoints();
 app.MapAuditEndpoints();
+app.MapBoardroomEndpoints();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 await app.RunAsync();

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using AgentSpace.Agents;
 using AgentSpace.Audit;
+using AgentSpace.Boardroom;
 using AgentSpace.Chat;
 using AgentSpace.Knowledge;
 using AgentSpace.Limits;
@@ -35,6 +36,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<AgentDocument> AgentDocuments => Set<AgentDocument>();
     public DbSet<KnowledgeJob> KnowledgeJobs => Set<KnowledgeJob>();
     public DbSet<KnowledgeSettings> KnowledgeSettings => Set<KnowledgeSettings>();
+    public DbSet<BoardroomSession> BoardroomSessions => Set<BoardroomSession>();
+    public DbSet<BoardroomMember> BoardroomMembers => Set<BoardroomMember>();
+    public DbSet<BoardroomTurn> BoardroomTurns => Set<BoardroomTurn>();
+    public DbSet<BoardroomSource> BoardroomSources => Set<BoardroomSource>();
+    public DbSet<DecisionRecord> DecisionRecords => Set<DecisionRecord>();
 
     /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
     internal TenantSchemaName? Scope
@@ -104,6 +110,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new AgentDocumentConfiguration());
         modelBuilder.ApplyConfiguration(new KnowledgeJobConfiguration());
         modelBuilder.ApplyConfiguration(new KnowledgeSettingsConfiguration());
+        modelBuilder.ApplyConfiguration(new BoardroomSessionConfiguration());
+        modelBuilder.ApplyConfiguration(new BoardroomMemberConfiguration());
+        modelBuilder.ApplyConfiguration(new BoardroomTurnConfiguration());
+        modelBuilder.ApplyConfiguration(new BoardroomSourceConfiguration());
+        modelBuilder.ApplyConfiguration(new DecisionRecordConfiguration());
         SnakeCaseNames.Apply(modelBuilder);
     }
 }

@@ -20,7 +20,7 @@ public enum RetrievalMode
 /// then only the first <see cref="AnyWordCandidates"/> matches are ranked, so a common word cannot make a query rank
 /// half the table.
 /// Parameters: <c>@vector</c> (halfvec), <c>@text</c>, <c>@language</c>, <c>@embedder</c>, <c>@k</c>, <c>@limit</c>, <c>@rrf</c>,
-/// and <c>@agent</c> when scoped.
+/// and <c>@agent</c> (an agent's documents) or <c>@documents</c> (a uuid array) when scoped.
 /// </summary>
 public static class HybridSql
 {
@@ -32,12 +32,14 @@ public static class HybridSql
     /// <summary>At most this many any-word matches are ranked.</summary>
     public const int AnyWordCandidates = 5000;
 
-    public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 400)
+    public static string Build(int dimensions, bool forAgent, RetrievalMode mode = RetrievalMode.Hybrid, int efSearch = 400, bool forDocuments = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(efSearch, 1);
         var n = dimensions.ToString(CultureInfo.InvariantCulture);
-        var scope = forAgent ? "join agent_documents a on a.document_id = c.document_id and a.agent_id = @agent" : "";
+        var scope = forAgent ? "join agent_documents a on a.document_id = c.document_id and a.agent_id = @agent"
+            : forDocuments ? "join unnest(@documents::uuid[]) as given(document_id) on given.document_id = c.document_id"
+            : "";
         var vector = mode == RetrievalMode.TextOnly
             ? Nothing
             : $"""

@@ -11,12 +11,17 @@ namespace AgentSpace.Knowledge;
 public sealed record KnowledgeHit(Guid ChunkId, Guid DocumentId, string DocumentName, int Ordinal, string Text, int? Page, string HeadingPath,
     double? VectorScore, int? VectorRank, double? TextScore, int? TextRank, double FusedScore, int Rank);
 
-/// <summary>Whose documents: one agent's attached documents, or every ready document of the organization (the playground).</summary>
-public sealed record KnowledgeScope(Guid? AgentId)
+/// <summary>
+/// Whose documents: one agent's attached documents, a given set of documents (a boardroom brief's), or every ready
+/// document of the organization (the playground).
+/// </summary>
+public sealed record KnowledgeScope(Guid? AgentId, IReadOnlyList<Guid>? DocumentIds = null)
 {
     public static KnowledgeScope AllDocuments { get; } = new((Guid?)null);
 
     public static KnowledgeScope ForAgent(Guid agentId) => new(agentId);
+
+    public static KnowledgeScope ForDocuments(IReadOnlyList<Guid> documentIds) => new(null, documentIds);
 }
 
 public sealed class KnowledgeSearchOptions
@@ -99,7 +104,7 @@ public sealed class KnowledgeSearch(TenantOperation operations, KnowledgeEmbedde
     private async Task<IReadOnlyList<KnowledgeHit>> RunAsync(TenantWork work, string text, float[] vector, KnowledgeEmbedder embedder, KnowledgeSettings? settings,
         KnowledgeScope scope, int limit, RetrievalMode mode, CancellationToken ct)
     {
-        var sql = HybridSql.Build(embedder.Dimensions, scope.AgentId is not null, mode, options.Value.EfSearch);
+        var sql = HybridSql.Build(embedder.Dimensions, scope.AgentId is not null, mode, options.Value.EfSearch, forDocuments: scope.DocumentIds is not null);
         await using var cmd = work.Db.CreateCommand(sql);
         var npgsql = (NpgsqlCommand)cmd;
         npgsql.Parameters.AddWithValue("vector", new HalfVector(vector.Select(v => (Half)v).ToArray()));
@@ -112,6 +117,10 @@ public sealed class KnowledgeSearch(TenantOperation operations, KnowledgeEmbedde
         if (scope.AgentId is { } agentId)
         {
             npgsql.Parameters.AddWithValue("agent", agentId);
+        }
+        if (scope.DocumentIds is { } documentIds)
+        {
+            npgsql.Parameters.AddWithValue("documents", documentIds.ToArray());
         }
         var hits = new List<KnowledgeHit>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
