@@ -152,6 +152,30 @@ public sealed class BoardroomEngineTests(BoardroomFixture data) : IClassFixture<
     }
 
     [Fact]
+    public async Task Session_MemberAtItsDailyMessageLimit_HaltsBeforeItsNextTurn()
+    {
+        var t = await TableAsync();
+        await data.InTenantAsync(t.Org.Org, async db =>
+        {
+            var bo = await db.Agents.FirstAsync(a => a.Id == t.B.Id);
+            bo.DailyMessageLimit = 1;
+            await db.SaveChangesAsync();
+        });
+        data.Server.RespondWith(r => r.SystemText.Contains(t.Key, StringComparison.Ordinal)
+            ? ScriptedReply.Say(BoardroomScript.KindOf(r) == BoardroomCall.Synthesis ? "Go on.\nCONSENSUS: no" : "View.\nPOSITION: undecided")
+            : null);
+
+        var view = await data.RunAsync(t.Org, Input(t, rounds: 3));
+
+        Assert.Equal(StopReasons.BudgetHalt, view.Session.StopReason);
+        Assert.Contains("limit of 1 message per day", view.Session.StopDetail, StringComparison.Ordinal);
+        // Bo's one answer of the day was round 1; round 2 stopped at Bo, after Ada.
+        Assert.Single(Requests(t.KeyB));
+        Assert.Equal(2, Requests(t.KeyA).Count());
+        Assert.Single(Requests(t.KeyC));
+    }
+
+    [Fact]
     public async Task SealedSession_NoMembersRawWordsReachAnotherMembersPrompt()
     {
         var t = await TableAsync();

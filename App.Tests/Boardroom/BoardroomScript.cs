@@ -27,7 +27,8 @@ public static class BoardroomScript
     public static bool IsFor(RecordedRequest request, string key)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return request.SystemText.Contains("key: " + key, StringComparison.Ordinal);
+        // The key ends its line, so one key is never taken for another that starts with it ("-c" and "-chair").
+        return request.SystemText.Contains("key: " + key + "\n", StringComparison.Ordinal);
     }
 
     /// <summary>The round a member or synthesis call is for: the highest "Round N of" the prompt mentions.</summary>

@@ -323,11 +323,27 @@ public sealed class BoardroomEngine(
             Status = BoardroomTurnStatus.Streaming,
             CreatedAt = now,
         };
-        await run.Tenant.RunAsync(run.Caller, run.Org, OrgRole.Member, "boardroom.turn", async (w, t) =>
+        // The agent's own limits (paused, daily messages, monthly budget, the organization's quota) are checked where the
+        // turn is written, under the guard's lock for the agent, as a chat answer's are: the next check counts this turn.
+        var refusal = await run.Tenant.RunAsync(run.Caller, run.Org, OrgRole.Member, "boardroom.turn", async (w, t) =>
         {
+            if (await guard.CheckTurnAsync(w, speaker.AgentId, t) is { } refused)
+            {
+                return refused;
+            }
             w.Db.BoardroomTurns.Add(turn);
             await w.Db.SaveChangesAsync(t);
+            return null;
         }, CancellationToken.None);
+        if (refusal is not null)
+        {
+            if (decision.ReservationId is { } unused)
+            {
+                await guard.ReleaseAsync(run.Org.Id, unused, CancellationToken.None);
+            }
+            run.Sequence--;
+            return new TurnResult(TurnResult.Halted, null, $"{speaker.Name}: {refusal.Reason}");
+        }
         run.Turns.Add(turn);
         run.Live.Speak(new LiveSpeech(turn.Id, speaker.Name, kind, round, ""));
 

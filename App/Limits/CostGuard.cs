@@ -20,7 +20,7 @@ namespace AgentSpace.Limits;
 /// <para>
 /// The daily message limit counts answers: the assistant turns in the agent's conversations since UTC
 /// midnight, whatever started them (Send, Retry, Regenerate, <c>agent ask</c>) and however many model calls
-/// each took. A turn a limit refused (refused before any provider answered, so it carries no provider) does
+/// each took, and the agent's boardroom turns. A turn a limit refused (refused before any provider answered, so it carries no provider) does
 /// not count; an answer the output filter withheld does, since the model was called for it.
 /// <see cref="CheckTurnAsync"/> runs in the unit of work that writes the turn, under a lock per agent held
 /// until that unit commits, so turns started at the same moment are counted one after another and a limit
@@ -291,7 +291,8 @@ public sealed class CostGuard(TenantOperation operations, TimeProvider clock, IO
               (select coalesce(sum(projected_usd), 0) from usage_reservations where agent_id = @agent and created_at >= @live),
               (select count(*) from chat_messages m join conversations c on c.id = m.conversation_id
                 where c.agent_id = @agent and m.role = 'assistant' and m.created_at >= @day
-                  and not (m.status = 'refused' and m.provider_label is null)),
+                  and not (m.status = 'refused' and m.provider_label is null))
+              + (select count(*) from boardroom_turns b where b.agent_id = @agent and b.created_at >= @day and b.kind <> 'note'),
               a.name, a.monthly_budget_usd, a.daily_message_limit, a.paused_at, a.paused_reason
             from (select 1) as one
             left join agents a on a.id = @agent
