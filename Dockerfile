@@ -16,6 +16,8 @@ RUN dotnet publish App/App.csproj -c Release -o /out --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
+# Decision records are exported as PDF with SkiaSharp: fontconfig and a font family to draw with.
+RUN apt-get update && apt-get install -y --no-install-recommends libfontconfig1 fonts-liberation && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out .
 ENV ASPNETCORE_URLS=http://+:8080 \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \

@@ -23,10 +23,10 @@ command -v dotnet >/dev/null 2>&1 ||
 is_installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
-# aiosmtpd: SMTP sink for e-mail tests. chromium (+ fonts): browser for Playwright tests;
+# aiosmtpd: SMTP sink for e-mail tests. poppler-utils: pdftotext reads the exported PDFs. chromium (+ fonts): browser for Playwright tests;
 # Playwright's own browser download (`playwright install`) is never used.
 missing=()
-for p in python3-aiosmtpd chromium fonts-liberation; do is_installed "$p" || missing+=("$p"); done
+for p in python3-aiosmtpd chromium fonts-liberation poppler-utils; do is_installed "$p" || missing+=("$p"); done
 if (( ${#missing[@]} )); then
   [[ $EUID -eq 0 ]] || die "missing packages (${missing[*]}); run as root or install them with apt-get"
   log "installing missing packages: ${missing[*]}"
