@@ -92,7 +92,8 @@ public static partial class DecisionMarkdown
         md.Append('|');
         foreach (var cell in cells)
         {
-            var text = Inline(cell);
+            // A cell holds inline text only, so its start needs no guarding (and "0.0420" stays as it is).
+            var text = Escape(OneLine(cell));
             md.Append(' ').Append(text.Length == 0 ? " " : text).Append(" |");
         }
         md.Append('\n');
@@ -105,9 +106,11 @@ public static partial class DecisionMarkdown
     /// </summary>
     internal static string Inline(string text)
     {
-        var line = string.Join(' ', DecisionOutline.Clean(text).Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
-        return SafeStart(Escape(line));
+        return SafeStart(Escape(OneLine(text)));
     }
+
+    private static string OneLine(string text) =>
+        string.Join(' ', DecisionOutline.Clean(text).Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>
     /// Longer text with its paragraphs and line breaks kept: each line is trimmed (leading spaces would make an
@@ -252,7 +255,7 @@ internal static class DecisionOutline
 
         var sections = new List<ExportSection>
         {
-            new("Status", statusBlocks),
+            new("Record", statusBlocks),
             new("Decision", [Text(content.Decision, "No decision was recorded.")]),
             new("Rationale", [Text(content.Rationale, "No rationale was recorded.")]),
             new("Options weighed", ItemsOrNone(content.Options, o => new ExportItem(Clean(o.Option), Clean(o.Assessment)), "None recorded.")),

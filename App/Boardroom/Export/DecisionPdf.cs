@@ -77,7 +77,7 @@ public static class DecisionPdf
         public static readonly SKColor NoticeBar = new(0xD9, 0x8E, 0x04);
     }
 
-    private enum TextStyle { Title, Subtitle, Heading, Body, Lead, Label, Quote, TableHeader, TableCell, Footer }
+    private enum TextStyle { Title, Subtitle, Heading, Body, Lead, Label, Verbatim, Quote, TableHeader, TableCell, Footer }
 
     private abstract record DrawOp
     {
@@ -198,8 +198,9 @@ public static class DecisionPdf
             foreach (var field in fields.Fields)
             {
                 var label = fonts.Wrap(field.Label, TextStyle.Label, labelWidth - 8);
-                var value = fonts.Wrap(field.Value, TextStyle.Body, ContentWidth - labelWidth);
-                Columns([(label, TextStyle.Label, MarginX, false, labelWidth), (value, TextStyle.Body, MarginX + labelWidth, false, ContentWidth - labelWidth)], Palette.Text);
+                var style = field.Verbatim ? TextStyle.Verbatim : TextStyle.Body;
+                var value = fonts.Wrap(field.Value, style, ContentWidth - labelWidth);
+                Columns([(label, TextStyle.Label, MarginX, false, labelWidth), (value, style, MarginX + labelWidth, false, ContentWidth - labelWidth)], Palette.Text);
                 _y += 2;
             }
         }
@@ -375,6 +376,8 @@ public static class DecisionPdf
             TextStyle.Subtitle => (10f, false),
             TextStyle.Heading => (13f, true),
             TextStyle.Lead or TextStyle.Label => (10.5f, true),
+            // A SHA-256 in hex fits the value column on one line at this size, so it can be read and copied whole.
+            TextStyle.Verbatim => (9f, false),
             TextStyle.Quote => (9.5f, false),
             TextStyle.TableHeader => (9.5f, true),
             TextStyle.TableCell => (9.5f, false),
@@ -386,6 +389,10 @@ public static class DecisionPdf
         {
             // Only when no bold face was found: the regular one is thickened instead.
             Embolden = bold && !face.IsBold,
+            // Unhinted advances: the widths the PDF declares for each glyph match where it is drawn, so text
+            // extractors see words, not letters with gaps.
+            Hinting = SKFontHinting.None,
+            LinearMetrics = true,
             Subpixel = true,
         };
 
@@ -527,6 +534,8 @@ public static class DecisionPdf
             {
                 return primary;
             }
+            // The face is not disposed here: SkiaSharp hands out one wrapper per native face, which another
+            // document may be drawing with at the same time.
             if (!_fallbackFonts.TryGetValue((face, style), out var font))
             {
                 font = NewFont(face, primary.Size, bold);
