@@ -125,7 +125,8 @@ internal sealed class BenchEnvironment : IHostEnvironment
 }
 
 /// <summary>What went to PostgreSQL on behalf of one tracked flow: every command Npgsql sent and every EF Core transaction's end.</summary>
-internal sealed record DbEvent(long At, DbEventKind Kind, string What);
+/// <param name="Ms">How long the command took, as Npgsql's activity measured it (sent to result read); 0 for a transaction's end.</param>
+internal sealed record DbEvent(long At, DbEventKind Kind, string What, double Ms = 0);
 
 internal enum DbEventKind
 {
@@ -147,6 +148,7 @@ internal sealed partial class DbCounter : IDisposable, IObserver<DiagnosticListe
     private readonly IDisposable _listeners;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly ConcurrentQueue<DbEvent> _events = new();
+    private readonly ConcurrentDictionary<string, string> _fullTexts = new();
 
     public DbCounter()
     {
@@ -168,9 +170,14 @@ internal sealed partial class DbCounter : IDisposable, IObserver<DiagnosticListe
                 {
                     var started = Stopwatch.GetTimestamp() - (long)(activity.Duration.TotalSeconds * Stopwatch.Frequency);
                     var text = activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement");
+                    var ms = activity.Duration.TotalMilliseconds;
                     _events.Enqueue(text is null
-                        ? new DbEvent(started, activity.DisplayName.StartsWith("CONNECT", StringComparison.Ordinal) ? DbEventKind.Connect : DbEventKind.Command, activity.DisplayName)
-                        : new DbEvent(started, DbEventKind.Command, Statement(text.ToString() ?? "")));
+                        ? new DbEvent(started, activity.DisplayName.StartsWith("CONNECT", StringComparison.Ordinal) ? DbEventKind.Connect : DbEventKind.Command, activity.DisplayName, ms)
+                        : new DbEvent(started, DbEventKind.Command, Statement(text.ToString() ?? ""), ms));
+                    if (text is not null)
+                    {
+                        _fullTexts.TryAdd(Statement(text.ToString() ?? ""), text.ToString() ?? "");
+                    }
                 }
             },
         };
@@ -179,6 +186,9 @@ internal sealed partial class DbCounter : IDisposable, IObserver<DiagnosticListe
     }
 
     public IReadOnlyList<DbEvent> Events => [.. _events.OrderBy(e => e.At)];
+
+    /// <summary>The whole text of each statement seen, by its shortened form.</summary>
+    public IReadOnlyDictionary<string, string> FullTexts => _fullTexts;
 
     /// <summary>From here on, in this flow and the flows it starts, database work is counted.</summary>
     public void Track() => Tracking.Value = this;

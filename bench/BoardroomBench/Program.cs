@@ -10,6 +10,7 @@ using AgentSpace.Tests.Boardroom;
 using AgentSpace.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using OpenAI;
 
 // The boardroom's orchestration overhead per model call, on a fresh database of the local cluster (scripts/postgres.sh),
@@ -20,9 +21,11 @@ using OpenAI;
 // LiveBoardrooms.Find(id).Ended completes. The baseline replays the requests of the latest app session, one after
 // another, with the OpenAI SDK's streaming IChatClient against the same server; app and direct sessions alternate and
 // the order flips each pair. A turn is the time between the server receiving one call of a session and the next.
-// A last, untimed pass counts the database commands and transactions of each turn.
+// A last, untimed pass counts the database commands and transactions of each turn, and the cost guard's state query
+// is run under EXPLAIN ANALYZE on the tables the run filled.
 var sessions = ArgValue("--sessions", 30);
-var warmup = ArgValue("--warmup", 3);
+var warmup = ArgValue("--warmup", 60);
+var maxWarmup = Math.Max(warmup, ArgValue("--max-warmup", 300));
 var rounds = ArgValue("--rounds", 3);
 var members = ArgValue("--members", 3);
 var counted = ArgValue("--counted", 3);
@@ -45,8 +48,7 @@ var machine = $"{Environment.ProcessorCount} cores (nproc), {MemTotal()}, {Envir
 var report = new List<string>
 {
     $"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {machine}",
-    $"sessions: {members} members + chair, round-robin, sealed, {rounds} rounds = {calls} model calls each ({rounds * members} member turns, {rounds} syntheses, 1 record); " +
-    $"{warmup} warm-up + {sessions} measured sessions each way, interleaved (order flips each pair)",
+    $"sessions: {members} members + chair, round-robin, sealed, {rounds} rounds = {calls} model calls each ({rounds * members} member turns, {rounds} syntheses, 1 record)",
 };
 Console.WriteLine(string.Join('\n', report));
 
@@ -68,44 +70,48 @@ server.RespondWith(request =>
     };
 });
 
-var loadBefore = Load();
-var appRuns = new List<AppRun>();
-var directRuns = new List<DirectRun>();
 List<ReplayCall> replay = [];
-Console.WriteLine($"{warmup} warm-up + {sessions} sessions each way...");
-for (var i = 0; i < warmup + sessions; i++)
+// Tiered compilation goes on recompiling the hot paths for many sessions (after 3 warm-up pairs the JIT still took a
+// sixth of this process's CPU samples; here about 70 pairs pass before it is done), so the warm-up lasts at least
+// --warmup pairs and then until 10 pairs in a row cost the JIT less than 50 ms, or --max-warmup pairs have run.
+var jitMark = System.Runtime.JitInfo.GetCompilationTime();
+var warmupDone = 0;
+Console.WriteLine($"warm-up: at least {warmup} pairs, until the JIT is done (at most {maxWarmup})...");
+while (true)
 {
-    AppRun a;
-    DirectRun d;
-    // The first pair must start with the app: the direct side replays what the app last sent.
-    if (i % 2 == 0)
+    await PairAsync(warmupDone++);
+    if (warmupDone % 10 == 0)
     {
-        a = await AppSessionAsync(i, null);
-        replay = a.Replay;
-        d = await DirectSessionAsync(replay);
-    }
-    else
-    {
-        d = await DirectSessionAsync(replay);
-        a = await AppSessionAsync(i, null);
-        replay = a.Replay;
-    }
-    if (i >= warmup)
-    {
-        appRuns.Add(a);
-        directRuns.Add(d);
-    }
-    if ((i + 1) % 10 == 0)
-    {
-        Console.WriteLine($"  {i + 1} pairs done ({Load()})");
+        var jitted = System.Runtime.JitInfo.GetCompilationTime();
+        var recent = (jitted - jitMark).TotalMilliseconds;
+        jitMark = jitted;
+        Console.WriteLine($"  {warmupDone} pairs ({Load()}; JIT {F(recent)} ms in the last 10)");
+        if ((warmupDone >= warmup && recent < 50) || warmupDone >= maxWarmup)
+        {
+            break;
+        }
     }
 }
+var loadBefore = Load();
+var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+var appRuns = new List<AppRun>();
+var directRuns = new List<DirectRun>();
+Console.WriteLine($"{sessions} measured pairs...");
+for (var i = 0; i < sessions; i++)
+{
+    var (a, d) = await PairAsync(warmupDone + i);
+    appRuns.Add(a);
+    directRuns.Add(d);
+}
+var jitDuring = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds;
 var loadAfter = Load();
 
 var appTurns = appRuns.SelectMany(r => r.Gaps).ToList();
 var directTurns = directRuns.SelectMany(r => r.Gaps).ToList();
 var appWall = appRuns.Select(r => Ms(r.Start, r.End) / calls).ToList();
 var directWall = directRuns.Select(r => Ms(r.Start, r.End) / calls).ToList();
+report.Add($"{warmupDone} warm-up pairs (until the JIT was done), then {sessions} measured sessions each way, interleaved (order flips each pair); " +
+    $"JIT time during the measured pairs {F(jitDuring)} ms");
 report.Add($"[1] per turn (server receipt of a call to the receipt of the session's next call; {appTurns.Count} turns each way; {loadBefore} before, {loadAfter} after):");
 report.Add($"  direct (OpenAI SDK IChatClient, streaming, the app's requests replayed): median {F(Median(directTurns))} ms, p95 {F(P95(directTurns))} ms");
 report.Add($"  through the boardroom engine: median {F(Median(appTurns))} ms, p95 {F(P95(appTurns))} ms");
@@ -118,6 +124,8 @@ report.Add($"  whole session: direct median {F(Median(directSessionMs))} ms, app
 // Whether the time is this process's own work or waiting (mostly on PostgreSQL, a process of its own).
 report.Add($"  CPU time of this process per call (app and server side, all threads): direct median {F(Median(directRuns.Select(r => r.CpuMs / calls)))} ms, " +
     $"app median {F(Median(appRuns.Select(r => r.CpuMs / calls)))} ms");
+report.Add($"  CPU time of PostgreSQL (the backends serving this database, 10 ms ticks, summed over the sessions) per call: during direct sessions {F(directRuns.Sum(r => r.PostgresMs) / (directRuns.Count * calls))} ms, " +
+    $"during app sessions {F(appRuns.Sum(r => r.PostgresMs) / (appRuns.Count * calls))} ms");
 
 report.Add("[1b] per turn by the kind of the next call (median / p95 ms, direct -> app, overhead of the medians):");
 foreach (var kind in new[] { BoardroomCall.Member, BoardroomCall.Synthesis, BoardroomCall.Record })
@@ -160,56 +168,53 @@ report.Add($"[3] drift over the run: app per-turn median, first {third} sessions
 Console.WriteLine(string.Join('\n', report.Skip(2)));
 
 // 4. Database work per turn: a few more sessions with the counters listening (not timed).
-Console.WriteLine($"Counting database work over {counted} sessions...");
-var countedRuns = new List<(AppRun Run, IReadOnlyList<DbEvent> Events)>();
-using (var counter = new DbCounter())
+var shownFrom = report.Count;
+if (counted > 0)
 {
-    for (var i = 0; i < counted; i++)
+    Console.WriteLine($"Counting database work over {counted} sessions...");
+    var countedRuns = new List<(AppRun Run, IReadOnlyList<DbEvent> Events)>();
+    IReadOnlyDictionary<string, string> texts;
+    using (var counter = new DbCounter())
     {
-        counter.Clear();
-        var run = await AppSessionAsync(warmup + sessions + i, counter);
-        countedRuns.Add((run, counter.Events));
+        for (var i = 0; i < counted; i++)
+        {
+            counter.Clear();
+            var run = await AppSessionAsync(warmupDone + sessions + i, counter);
+            countedRuns.Add((run, counter.Events));
+        }
+        texts = counter.FullTexts.ToDictionary();
     }
+    report.AddRange(DbReport(countedRuns));
+    report.AddRange(await GuardPlanAsync(texts, countedRuns[^1].Run.Id, warmupDone + sessions + counted));
 }
-var commandsPerTurn = new List<double>();
-var commitsPerTurn = new List<double>();
-foreach (var (run, events) in countedRuns)
+else
 {
-    for (var k = 0; k + 1 < run.Arrivals.Count; k++)
-    {
-        var inGap = events.Where(e => e.At > run.Arrivals[k].At && e.At < run.Arrivals[k + 1].At).ToList();
-        commandsPerTurn.Add(inGap.Count(IsCommand));
-        commitsPerTurn.Add(inGap.Count(IsTxEnd));
-    }
+    report.Add("[4] database work: not counted in this run (--counted 0).");
 }
-var setupEvents = countedRuns.Select(c => c.Events.Where(e => e.At < c.Run.Arrivals[0].At).ToList()).ToList();
-var endEvents = countedRuns.Select(c => c.Events.Where(e => e.At > c.Run.Arrivals[^1].At).ToList()).ToList();
-var totalCommands = countedRuns.Sum(c => c.Events.Count(IsCommand));
-var totalCommits = countedRuns.Sum(c => c.Events.Count(IsTxEnd));
-report.Add($"[4] database work ({counted} sessions counted, untimed; commands = statements Npgsql sent, each one round trip; " +
-    "transactions = EF Core units of work ended, each one more round trip for its commit; lookups outside a transaction are commands only):");
-report.Add($"  per turn: {F0(Median(commandsPerTurn))} commands (min {F0(commandsPerTurn.Min())}, max {F0(commandsPerTurn.Max())}) and {F0(Median(commitsPerTurn))} transactions " +
-    $"(min {F0(commitsPerTurn.Min())}, max {F0(commitsPerTurn.Max())}): about {F0(Median(commandsPerTurn) + Median(commitsPerTurn))} round trips");
-report.Add($"  per session: {F0((double)totalCommands / counted)} commands, {F0((double)totalCommits / counted)} transactions; " +
-    $"before the first call {F0(setupEvents.Average(e => e.Count(IsCommand)))} commands / {F0(setupEvents.Average(e => e.Count(IsTxEnd)))} transactions, " +
-    $"after the last {F0(endEvents.Average(e => e.Count(IsCommand)))} / {F0(endEvents.Average(e => e.Count(IsTxEnd)))}; " +
-    $"physical connections opened: {countedRuns.Sum(c => c.Events.Count(e => e.Kind == DbEventKind.Connect))}");
-// The statements of one steady member turn: round 2 (connections kept), between the second and third member's calls.
-var sample = rounds >= 2 && members >= 3 ? members + 2 : 1;
-var (sampleRun, sampleEvents) = countedRuns[0];
-var sampled = sampleEvents.Where(e => e.At > sampleRun.Arrivals[sample - 1].At && e.At < sampleRun.Arrivals[sample].At).ToList();
-report.Add($"  the {sampled.Count} statements between call {sample} and call {sample + 1} of a session (a member's answer to the next member's call), in order:");
-report.AddRange(sampled.Select(e => "    " + e.What));
-report.Add($"  before the first call of that session ({setupEvents[0].Count} statements), by statement, most frequent first:");
-report.AddRange(setupEvents[0].GroupBy(e => e.What).OrderByDescending(g => g.Count()).Select(g => $"    {g.Count()} x {g.Key}"));
+Console.WriteLine(string.Join('\n', report.Skip(shownFrom)));
 
 var text = string.Join('\n', report);
-Console.WriteLine(string.Join('\n', report.Skip(report.Count - sampled.Count - setupEvents[0].GroupBy(e => e.What).Count() - 5)));
 var results = Path.Combine(TestDatabase.RepoRoot(), "bench", "results");
 Directory.CreateDirectory(results);
 await File.WriteAllTextAsync(Path.Combine(results, "boardroom-latest.txt"), text + "\n");
 Console.WriteLine($"Written to {Path.Combine(results, "boardroom-latest.txt")}");
 return 0;
+
+// One app session and one direct session, in an order that flips with the index; the first pair starts with the app,
+// since the direct side replays what the app last sent.
+async Task<(AppRun App, DirectRun Direct)> PairAsync(int index)
+{
+    if (index % 2 == 0 || replay.Count == 0)
+    {
+        var a = await AppSessionAsync(index, null);
+        replay = a.Replay;
+        return (a, await DirectSessionAsync(replay));
+    }
+    var d = await DirectSessionAsync(replay);
+    var app = await AppSessionAsync(index, null);
+    replay = app.Replay;
+    return (app, d);
+}
 
 async Task<AppRun> AppSessionAsync(int index, DbCounter? counter)
 {
@@ -219,6 +224,7 @@ async Task<AppRun> AppSessionAsync(int index, DbCounter? counter)
     await using var scope = services.Provider.CreateAsyncScope();
     var boardroom = scope.ServiceProvider.GetRequiredService<BoardroomService>();
     counter?.Track();
+    var pg = PostgresCpuMs();
     var cpu = Environment.CpuUsage.TotalTime;
     var start = Stopwatch.GetTimestamp();
     var id = await boardroom.StartAsync(world.Owner, world.Org.Slug, world.Input(index, rounds), default);
@@ -229,13 +235,14 @@ async Task<AppRun> AppSessionAsync(int index, DbCounter? counter)
     await running.Ended.WaitAsync(TimeSpan.FromMinutes(2));
     var end = Stopwatch.GetTimestamp();
     var cpuMs = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
+    var pgMs = PostgresCpuMs() - pg;
     var got = arrivals.ToList();
     var view = await boardroom.OpenAsync(world.Owner, world.Org.Slug, id, default);
     if (view.Session.Status != SessionStatus.Ended || view.Session.StopReason != StopReasons.MaxRounds || view.Session.DecisionId is null || got.Count != calls)
     {
         throw new InvalidOperationException($"Session {index} ended {view.Session.Status} ({view.Session.StopReason}: {view.Session.StopDetail}) after {got.Count} of {calls} calls.");
     }
-    return new AppRun(start, returned, end, cpuMs, got, [.. marks], [.. server.ChatRequests.Select(ReplayCall.From)]);
+    return new AppRun(id, start, returned, end, cpuMs, pgMs, got, [.. marks], [.. server.ChatRequests.Select(ReplayCall.From)]);
 }
 
 async Task<DirectRun> DirectSessionAsync(IReadOnlyList<ReplayCall> replayed)
@@ -243,6 +250,7 @@ async Task<DirectRun> DirectSessionAsync(IReadOnlyList<ReplayCall> replayed)
     arrivals.Clear();
     server.ClearRecorded();
     var ends = new List<long>(replayed.Count);
+    var pg = PostgresCpuMs();
     var cpu = Environment.CpuUsage.TotalTime;
     var start = Stopwatch.GetTimestamp();
     foreach (var call in replayed)
@@ -260,7 +268,132 @@ async Task<DirectRun> DirectSessionAsync(IReadOnlyList<ReplayCall> replayed)
         }
     }
     var end = Stopwatch.GetTimestamp();
-    return new DirectRun(start, end, (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds, [.. arrivals], ends);
+    var cpuMs = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
+    return new DirectRun(start, end, cpuMs, PostgresCpuMs() - pg, [.. arrivals], ends);
+}
+
+List<string> DbReport(List<(AppRun Run, IReadOnlyList<DbEvent> Events)> countedRuns)
+{
+    var lines = new List<string>();
+    var commandsPerTurn = new List<double>();
+    var commitsPerTurn = new List<double>();
+    foreach (var (run, events) in countedRuns)
+    {
+        for (var k = 0; k + 1 < run.Arrivals.Count; k++)
+        {
+            var inGap = events.Where(e => e.At > run.Arrivals[k].At && e.At < run.Arrivals[k + 1].At).ToList();
+            commandsPerTurn.Add(inGap.Count(IsCommand));
+            commitsPerTurn.Add(inGap.Count(IsTxEnd));
+        }
+    }
+    var setupEvents = countedRuns.Select(c => c.Events.Where(e => e.At < c.Run.Arrivals[0].At).ToList()).ToList();
+    var endEvents = countedRuns.Select(c => c.Events.Where(e => e.At > c.Run.Arrivals[^1].At).ToList()).ToList();
+    var totalCommands = countedRuns.Sum(c => c.Events.Count(IsCommand));
+    var totalCommits = countedRuns.Sum(c => c.Events.Count(IsTxEnd));
+    lines.Add($"[4] database work ({countedRuns.Count} sessions counted, untimed; commands = statements Npgsql sent, each one round trip; " +
+        "transactions = EF Core units of work ended, each one more round trip for its commit; lookups outside a transaction are commands only):");
+    lines.Add($"  per turn: {F0(Median(commandsPerTurn))} commands (min {F0(commandsPerTurn.Min())}, max {F0(commandsPerTurn.Max())}) and {F0(Median(commitsPerTurn))} transactions " +
+        $"(min {F0(commitsPerTurn.Min())}, max {F0(commitsPerTurn.Max())}): about {F0(Median(commandsPerTurn) + Median(commitsPerTurn))} round trips");
+    lines.Add($"  per session: {F0((double)totalCommands / countedRuns.Count)} commands, {F0((double)totalCommits / countedRuns.Count)} transactions; " +
+        $"before the first call {F0(setupEvents.Average(e => e.Count(IsCommand)))} commands / {F0(setupEvents.Average(e => e.Count(IsTxEnd)))} transactions, " +
+        $"after the last {F0(endEvents.Average(e => e.Count(IsCommand)))} / {F0(endEvents.Average(e => e.Count(IsTxEnd)))}; " +
+        $"physical connections opened: {countedRuns.Sum(c => c.Events.Count(e => e.Kind == DbEventKind.Connect))}");
+    // The statements of one steady member turn: round 2 (connections kept), between the second and third member's calls.
+    var sample = rounds >= 2 && members >= 3 ? members + 2 : 1;
+    var (sampleRun, sampleEvents) = countedRuns[0];
+    var sampled = sampleEvents.Where(e => e.At > sampleRun.Arrivals[sample - 1].At && e.At < sampleRun.Arrivals[sample].At).ToList();
+    // Each statement's time (sent to done, as Npgsql's activity measures it): the median over every turn of the counted sessions.
+    var times = countedRuns.SelectMany(c => c.Events.Where(e => IsCommand(e) && e.At > c.Run.Arrivals[0].At && e.At < c.Run.Arrivals[^1].At))
+        .GroupBy(e => e.What).ToDictionary(g => g.Key, g => Median(g.Select(e => e.Ms)));
+    lines.Add($"  the {sampled.Count} statements between call {sample} and call {sample + 1} of a session (a member's answer to the next member's call), in order, " +
+        "with the median time of each from sent to done over all counted turns:");
+    lines.AddRange(sampled.Select(e => IsTxEnd(e) ? "              " + e.What : $"    {F(times.GetValueOrDefault(e.What, e.Ms)),6} ms  {e.What}"));
+    lines.Add($"  before the first call of that session ({setupEvents[0].Count} statements), by statement, most frequent first:");
+    lines.AddRange(setupEvents[0].GroupBy(e => e.What).OrderByDescending(g => g.Count()).Select(g => $"    {g.Count()} x {g.Key}"));
+    return lines;
+}
+
+// utime + stime of the PostgreSQL backends serving this benchmark's database (their process title names it), in
+// milliseconds (clock ticks of 10 ms, USER_HZ 100 on Linux). Other work on the shared cluster is not counted.
+double PostgresCpuMs()
+{
+    long ticks = 0;
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!char.IsAsciiDigit(Path.GetFileName(dir)[0]))
+        {
+            continue;
+        }
+        try
+        {
+            if (!File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(" " + database.Name + " ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var close = stat.LastIndexOf(')');
+            if (stat.AsSpan(stat.IndexOf('(') + 1, close - stat.IndexOf('(') - 1).SequenceEqual("postgres"))
+            {
+                // After "pid (comm) ": state is field 3, utime 14, stime 15.
+                var fields = stat[(close + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The process ended while it was being read, or is not ours to read.
+        }
+    }
+    return ticks * 10.0;
+}
+
+// The cost guard's state query (three times a turn) as PostgreSQL runs it on the tables this run has filled.
+async Task<List<string>> GuardPlanAsync(IReadOnlyDictionary<string, string> texts, Guid runId, int sessionsSoFar)
+{
+    var sql = texts.Values.FirstOrDefault(t => t.Contains("from usage_records where run_id = @run", StringComparison.Ordinal));
+    if (sql is null)
+    {
+        return ["[5] the cost guard's state query was not seen; its plan is not shown."];
+    }
+    // Without the tenant scope in front (the search path is set below).
+    if (sql.StartsWith("SET LOCAL ROLE", StringComparison.Ordinal))
+    {
+        sql = sql[(sql.IndexOf("extensions;", StringComparison.Ordinal) + "extensions;".Length)..];
+    }
+    var schema = await database.ScalarAsAdminAsync<string>($"select schema_name from platform.organizations where id = '{world.Org.Id}'")
+        ?? throw new InvalidOperationException("The organization's schema was not found.");
+    await using var conn = new NpgsqlConnection(database.AdminConnectionString);
+    await conn.OpenAsync();
+    await using (var set = new NpgsqlCommand($"set search_path = \"{schema}\", extensions", conn))
+    {
+        await set.ExecuteNonQueryAsync();
+    }
+    long usage, turns, audit;
+    await using (var count = new NpgsqlCommand("select (select count(*) from usage_records), (select count(*) from boardroom_turns), (select count(*) from audit_events)", conn))
+    await using (var reader = await count.ExecuteReaderAsync())
+    {
+        await reader.ReadAsync();
+        (usage, turns, audit) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+    var now = DateTime.UtcNow;
+    var plan = new List<string>();
+    for (var pass = 0; pass < 2; pass++)
+    {
+        plan.Clear();
+        await using var explain = new NpgsqlCommand("explain (analyze, costs off) " + sql, conn);
+        explain.Parameters.AddWithValue("run", runId);
+        explain.Parameters.AddWithValue("agent", world.MemberIds[0]);
+        explain.Parameters.AddWithValue("day", now.Date);
+        explain.Parameters.AddWithValue("month", new DateTime(now.Year, now.Month, 1, 0, 0, 0, DateTimeKind.Utc));
+        explain.Parameters.AddWithValue("live", now - TimeSpan.FromMinutes(15));
+        await using var reader = await explain.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            plan.Add("    " + reader.GetString(0));
+        }
+    }
+    return [$"[5] the cost guard's state query (run three times a turn: call check, turn check, usage record) after {sessionsSoFar} sessions " +
+        $"({usage:N0} usage records, {turns:N0} boardroom turns, {audit:N0} audit events in the tenant), EXPLAIN ANALYZE as the superuser (second run):", .. plan];
 }
 
 static bool IsTxEnd(DbEvent e) => e.Kind == DbEventKind.TransactionEnd;
@@ -356,7 +489,7 @@ namespace AgentSpace.Bench
         }
     }
 
-    internal sealed record AppRun(long Start, long Returned, long End, double CpuMs, IReadOnlyList<Arrival> Arrivals, IReadOnlyList<TurnMark> Marks, List<ReplayCall> Replay)
+    internal sealed record AppRun(Guid Id, long Start, long Returned, long End, double CpuMs, double PostgresMs, IReadOnlyList<Arrival> Arrivals, IReadOnlyList<TurnMark> Marks, List<ReplayCall> Replay)
     {
         public IEnumerable<double> Gaps => Arrivals.Zip(Arrivals.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a.At, b.At).TotalMilliseconds);
 
@@ -390,7 +523,7 @@ namespace AgentSpace.Bench
         private static double Ms(long from, long to) => Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
     }
 
-    internal sealed record DirectRun(long Start, long End, double CpuMs, IReadOnlyList<Arrival> Arrivals, IReadOnlyList<long> StreamEnds)
+    internal sealed record DirectRun(long Start, long End, double CpuMs, double PostgresMs, IReadOnlyList<Arrival> Arrivals, IReadOnlyList<long> StreamEnds)
     {
         public IEnumerable<double> Gaps => Arrivals.Zip(Arrivals.Skip(1), (a, b) => Stopwatch.GetElapsedTime(a.At, b.At).TotalMilliseconds);
 
