@@ -43,6 +43,8 @@ public sealed class ModelsPageTests(ProvidersFixture data) : PageTestBase(data),
         cut.WaitForAssertion(() => Assert.Contains("No model providers yet", cut.Markup, StringComparison.Ordinal), Wait);
         Button(cut, "Add provider").Click();
         var editor = "[aria-label='Provider editor']";
+        // The editor renders after the click's render cycle; under load it can come a moment later.
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll($"{editor} input"), i => i.GetAttribute("value") == "https://api.openai.com/v1"), Wait);
         Type(cut.FindAll($"{editor} input").Single(i => i.GetAttribute("value") == "https://api.openai.com/v1"), server.BaseUrl);
         Type(cut.Find($"{editor} input[type=password]"), canary);
         await cut.Find($"{editor} form").SubmitAsync();
