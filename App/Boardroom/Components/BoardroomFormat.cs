@@ -16,6 +16,9 @@ public static class BoardroomFormat
 
     public static string Tokens(int tokens) => tokens.ToString("#,0", CultureInfo.InvariantCulture);
 
+    /// <summary>"1 turn", "3 turns".</summary>
+    public static string Turns(int turns) => turns == 1 ? "1 turn" : Tokens(turns) + " turns";
+
     /// <summary>A confidence of 0–1 as a whole percentage; "unknown" when the member gave none.</summary>
     public static string Percent(double? confidence) =>
         confidence is { } c ? Math.Round(c * 100).ToString("0", CultureInfo.InvariantCulture) + "%" : "unknown";
