@@ -11,6 +11,7 @@ using AgentSpace.Limits;
 using AgentSpace.Providers;
 using AgentSpace.Tenancy;
 using AgentSpace.Vault;
+using AgentSpace.Workflows;
 
 namespace AgentSpace;
 
@@ -34,5 +35,6 @@ public static class AppFeatures
         .AddKnowledge(configuration)
         .AddChat()
         .AddBoardroom()
+        .AddWorkflows(configuration)
         .AddAppComponents();
 }

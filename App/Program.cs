@@ -1,3 +1,4 @@
+using AgentSpace.Workflows;
 using AgentSpace;
 using AgentSpace.Admin;
 using AgentSpace.Audit;
@@ -55,6 +56,7 @@ app.MapStaticAssets();
 app.MapAuthEndpoints();
 app.MapAuditEndpoints();
 app.MapBoardroomEndpoints();
+app.MapWorkflowEndpoints();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 await app.RunAsync();

@@ -29,6 +29,9 @@ public class AppServices : IAsyncLifetime
     /// <summary>This fixture's own upload folder: the start-up sweep of one fixture must not touch another's files.</summary>
     public string KnowledgeFolder { get; } = Path.Combine(Path.GetTempPath(), "agentspace-knowledge-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>False: the app keeps the system clock (a scheduler that fires on the wall clock needs it); <see cref="Clock"/> is then unused by the app.</summary>
+    protected virtual bool UsesFakeClock => true;
+
     /// <summary>Extra settings a test class needs (override in a derived fixture).</summary>
     protected virtual IDictionary<string, string?> ExtraSettings => new Dictionary<string, string?>();
 
@@ -50,6 +53,8 @@ public class AppServices : IAsyncLifetime
             // A throwaway vault master key per fixture (outside Development the vault has no default).
             ["Vault:MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["Knowledge:TempDirectory"] = KnowledgeFolder,
+            // Only the workflow fixtures join a scheduler cluster; elsewhere no node runs workflows.
+            ["Workflows:Scheduler:Enabled"] = "false",
         };
         foreach (var (k, v) in ExtraSettings)
         {
@@ -63,7 +68,10 @@ public class AppServices : IAsyncLifetime
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
         services.AddAppFeatures(configuration);
         ConfigureServices(services);
-        services.AddSingleton<TimeProvider>(Clock);
+        if (UsesFakeClock)
+        {
+            services.AddSingleton<TimeProvider>(Clock);
+        }
         _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         await _provider.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(CancellationToken.None);
         foreach (var hosted in _provider.GetServices<IHostedService>())

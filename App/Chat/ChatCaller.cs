@@ -34,6 +34,13 @@ public sealed record ChatCaller
         return new ChatCaller(person, UsageSources.Chat);
     }
 
+    /// <summary>A workflow's agent step, run as the workflow's owner (their role, limits and budgets apply); the usage ledger says "workflow".</summary>
+    public static ChatCaller ForWorkflow(Actor owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return new ChatCaller(owner, UsageSources.Workflow);
+    }
+
     public static ChatCaller AdminCommand { get; } = new(null, UsageSources.Admin);
 }
 

@@ -77,6 +77,8 @@ public sealed partial class SchemaMigrator(
             REVOKE UPDATE, DELETE, TRUNCATE ON platform.audit_events FROM SESSION_USER;
             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON platform."__EFMigrationsHistory" FROM SESSION_USER;
             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA platform TO SESSION_USER;
+            GRANT USAGE ON SCHEMA quartz TO SESSION_USER;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA quartz TO SESSION_USER;
             """, ct);
         await tx.CommitAsync(ct);
     }

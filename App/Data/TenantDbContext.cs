@@ -6,6 +6,7 @@ using AgentSpace.Chat;
 using AgentSpace.Knowledge;
 using AgentSpace.Limits;
 using AgentSpace.Providers;
+using AgentSpace.Workflows;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -41,6 +42,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<BoardroomTurn> BoardroomTurns => Set<BoardroomTurn>();
     public DbSet<BoardroomSource> BoardroomSources => Set<BoardroomSource>();
     public DbSet<DecisionRecord> DecisionRecords => Set<DecisionRecord>();
+    public DbSet<Workflow> Workflows => Set<Workflow>();
+    public DbSet<WorkflowRun> WorkflowRuns => Set<WorkflowRun>();
+    public DbSet<WorkflowRunStep> WorkflowRunSteps => Set<WorkflowRunStep>();
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+    public DbSet<WorkflowHttpHost> WorkflowHttpHosts => Set<WorkflowHttpHost>();
 
     /// <summary>Set only by <see cref="TenantUnitOfWork"/>.</summary>
     internal TenantSchemaName? Scope
@@ -115,6 +121,11 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
         modelBuilder.ApplyConfiguration(new BoardroomTurnConfiguration());
         modelBuilder.ApplyConfiguration(new BoardroomSourceConfiguration());
         modelBuilder.ApplyConfiguration(new DecisionRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkflowConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkflowRunConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkflowRunStepConfiguration());
+        modelBuilder.ApplyConfiguration(new OutboxMessageConfiguration());
+        modelBuilder.ApplyConfiguration(new WorkflowHttpHostConfiguration());
         SnakeCaseNames.Apply(modelBuilder);
     }
 }

@@ -64,4 +64,5 @@ public sealed class SmtpOptions
     }
 }
 
-public sealed record EmailMessage(string To, string Subject, string TextBody, string HtmlBody);
+/// <summary>An email; <paramref name="MessageId"/> (without angle brackets), when set, lets a receiver tell a redelivery from a new message.</summary>
+public sealed record EmailMessage(string To, string Subject, string TextBody, string HtmlBody, string? MessageId = null);

@@ -24,6 +24,10 @@ public sealed class EmailSender(IOptions<EmailOptions> options, IHostEnvironment
         mime.From.Add(MailboxAddress.Parse(o.From));
         mime.To.Add(MailboxAddress.Parse(message.To));
         mime.Subject = message.Subject;
+        if (message.MessageId is { Length: > 0 } messageId)
+        {
+            mime.MessageId = messageId;
+        }
         mime.Body = new BodyBuilder { TextBody = message.TextBody, HtmlBody = message.HtmlBody }.ToMessageBody();
 
         if (!string.IsNullOrWhiteSpace(o.Smtp.Host))

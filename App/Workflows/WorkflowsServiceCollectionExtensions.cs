@@ -1,0 +1,105 @@
+using System.Text;
+using AgentSpace.Components.Layout;
+using AgentSpace.Identity;
+using AgentSpace.Tenancy;
+using Microsoft.Extensions.Options;
+using MudBlazor;
+using Npgsql;
+using Quartz;
+
+namespace AgentSpace.Workflows;
+
+public static class WorkflowsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Workflows and the clustered Quartz scheduler that runs them: the ADO job store on PostgreSQL (tables in schema
+    /// <c>quartz</c>, made by a platform migration, never by Quartz itself), every node a cluster member, job data
+    /// kept as strings (ids only). <c>Workflows:Scheduler:Enabled=false</c> keeps this node out of the cluster.
+    /// </summary>
+    public static IServiceCollection AddWorkflows(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<WorkflowSchedulerOptions>()
+            .BindConfiguration(WorkflowSchedulerOptions.Section)
+            .Validate(o => o.MaxConcurrency is >= 1 and <= 200, "Workflows:Scheduler:MaxConcurrency must be between 1 and 200.")
+            .Validate(o => o.CheckinInterval > TimeSpan.Zero && o.CheckinMisfireThreshold > o.CheckinInterval,
+                "Workflows:Scheduler:CheckinMisfireThreshold must be longer than CheckinInterval.")
+            .ValidateOnStart();
+        var options = configuration.GetSection(WorkflowSchedulerOptions.Section).Get<WorkflowSchedulerOptions>() ?? new WorkflowSchedulerOptions();
+        var connectionString = configuration.GetConnectionString("Default") ?? "";
+        services.AddQuartz(q =>
+        {
+            q.ConfigureScheduler(s =>
+            {
+                s.InstanceName = "agentspace-workflows";
+                s.GenerateInstanceId = true;
+            });
+            q.UseDefaultThreadPool(tp => tp.MaxConcurrency = options.MaxConcurrency);
+            // Firings are on the wall clock, whatever TimeProvider the app registers (the tests' is frozen).
+            q.UseTimeProvider(TimeProvider.System);
+            q.UsePersistentStore(store =>
+            {
+                store.UsePostgres(NpgsqlFactory.Instance, connectionString);
+                store.ConfigureStore(o =>
+                {
+                    o.TablePrefix = "quartz.qrtz_";
+                    o.StoreJobDataAsStrings = true;
+                    o.MisfireThreshold = options.MisfireThreshold;
+                });
+                store.UseSystemTextJsonSerializer();
+                store.UseClustering(c =>
+                {
+                    c.CheckinInterval = options.CheckinInterval;
+                    c.CheckinMisfireThreshold = options.CheckinMisfireThreshold;
+                });
+            });
+        });
+        services.AddHostedService<WorkflowSchedulerHost>();
+        services.AddOutboundHttp();
+        services.AddSingleton<WorkflowScheduler>();
+        services.AddSingleton<WorkflowLiveRuns>();
+        services.AddScoped<OutboxDelivery>();
+        services.AddScoped<WorkflowRunner>();
+        services.AddScoped<WorkflowService>();
+        services.AddOrgNavItem(new OrgNavItem("Workflows", "workflows", Icons.Material.Outlined.AccountTree, OrgRole.Viewer, 40));
+        return services;
+    }
+
+    /// <summary>
+    /// The inbound webhook: no cookie, no antiforgery (a machine calls it), authenticated by its signature alone.
+    /// The body is read up to its limit before anything else; a larger one is refused with 413.
+    /// </summary>
+    public static IEndpointRouteBuilder MapWorkflowEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/hooks/{slug}/{path}", async (string slug, string path, HttpContext http, WorkflowService workflows) =>
+        {
+            http.Response.Headers.CacheControl = "no-store";
+            if (path.Length > 64 || slug.Length > 100)
+            {
+                return Results.NotFound();
+            }
+            if (http.Request.ContentLength > WorkflowLimits.MaxWebhookBody)
+            {
+                return Results.Problem(statusCode: 413, title: $"The body is larger than {WorkflowLimits.MaxWebhookBody / 1024} KiB.");
+            }
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+            {
+                if (buffer.Length + read > WorkflowLimits.MaxWebhookBody)
+                {
+                    return Results.Problem(statusCode: 413, title: $"The body is larger than {WorkflowLimits.MaxWebhookBody / 1024} KiB.");
+                }
+                buffer.Write(chunk, 0, read);
+            }
+            var headers = http.Request.Headers;
+            var answer = await workflows.ReceiveWebhookAsync(slug, path, headers[WebhookSignature.TimestampHeader], headers[WebhookSignature.SignatureHeader],
+                headers[WebhookSignature.IdempotencyHeader], buffer.ToArray(), http.RequestAborted);
+            return answer.StatusCode == 202
+                ? Results.Json(new { run = answer.RunId, status = "queued" }, statusCode: 202)
+                : Results.Json(new { error = answer.Message }, statusCode: answer.StatusCode);
+        }).AllowAnonymous().DisableAntiforgery();
+        return app;
+    }
+}
