@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using AgentSpace.Agents;
 using AgentSpace.Boardroom;
@@ -5,7 +6,9 @@ using AgentSpace.Chat;
 using AgentSpace.Limits;
 using AgentSpace.Tenancy;
 using AgentSpace.Tests.Infrastructure;
+using AgentSpace.Vault;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentSpace.Tests.Boardroom;
 
@@ -173,6 +176,112 @@ public sealed class BoardroomEngineTests(BoardroomFixture data) : IClassFixture<
         Assert.Single(Requests(t.KeyB));
         Assert.Equal(2, Requests(t.KeyA).Count());
         Assert.Single(Requests(t.KeyC));
+    }
+
+    [Fact]
+    public async Task Session_MemberAtItsOwnRunCostCap_HaltsBeforeItsNextCallThoughTheBudgetIsLarge()
+    {
+        var t = await TableAsync();
+        // Each call costs 4,000 in + 1,000 out at $1/$2 per million = $0.006, and each check projects about $0.0025 more:
+        // Ada's first turn fits in her cap of $0.008, her second would pass it. The session's budget is a thousand times more.
+        await data.InTenantAsync(t.Org.Org, async db =>
+        {
+            var ada = await db.Agents.FirstAsync(a => a.Id == t.A.Id);
+            ada.RunCostCapUsd = 0.008m;
+            await db.SaveChangesAsync();
+        });
+        data.Server.RespondWith(r => r.SystemText.Contains(t.Key, StringComparison.Ordinal)
+            ? new ScriptedReply
+            {
+                Text = BoardroomScript.KindOf(r) == BoardroomCall.Synthesis ? "Go on.\nCONSENSUS: no" : "A view.\nPOSITION: undecided",
+                PromptTokens = 4000,
+                CompletionTokens = 1000,
+            }
+            : null);
+
+        var view = await data.RunAsync(t.Org, Input(t, rounds: 3, budget: 10m));
+
+        Assert.Equal(StopReasons.BudgetHalt, view.Session.StopReason);
+        Assert.StartsWith(t.A.Name + ": Halted by this agent's cost cap per run", view.Session.StopDetail, StringComparison.Ordinal);
+        Assert.Contains("$0.008", view.Session.StopDetail, StringComparison.Ordinal);
+        // Round 1 ran in full; round 2 halted at the check before Ada's call: it was never made, nor any after it.
+        Assert.Single(Requests(t.KeyA));
+        Assert.Single(Requests(t.KeyB));
+        Assert.Single(Requests(t.KeyC));
+        Assert.Single(Requests(t.KeyChair));
+        Assert.Single(view.Turns, x => x.AgentId == t.A.Id);
+        var adaSpent = await data.InTenantAsync(t.Org.Org, db => db.Usage.Where(u => u.RunId == view.Session.Id && u.AgentId == t.A.Id).SumAsync(u => u.CostUsd));
+        Assert.True(adaSpent <= 0.008m, $"Ada spent {adaSpent}");
+        var audit = await data.AuditLogAsync(t.Org.Owner, t.Org.Org.Slug);
+        Assert.Contains(audit, e => e.Action == LimitsAuditActions.RunHalted && e.Details.Contains("agent_run_cap", StringComparison.Ordinal));
+        Assert.Single(await data.RecordsAsync(t.Org, view.Session.Id));
+    }
+
+    [Fact]
+    public async Task ProviderKeyMidStream_NeverShownLiveNorSavedAndTheTurnIsWithheld()
+    {
+        var t = await TableAsync();
+        var secret = "sk-proj-" + Guid.NewGuid().ToString("N");
+        // One of the organization's own keys, as the vault holds it once sealed.
+        await data.Services.GetRequiredService<ISecretVault>().SealAsync(t.Org.Org.Id, SecretPurposes.ModelProviderApiKey, Guid.NewGuid(), secret, default);
+        var opening = string.Concat(Enumerable.Repeat("Some honest thoughts. ", 8));
+        var rest = string.Concat(Enumerable.Repeat("And much more to say afterwards. ", 20));
+        data.Server.RespondWith(r =>
+        {
+            if (!r.SystemText.Contains(t.Key, StringComparison.Ordinal))
+            {
+                return null;
+            }
+            return BoardroomScript.KindOf(r) switch
+            {
+                BoardroomCall.Synthesis => ScriptedReply.Say("Go on.\nCONSENSUS: no"),
+                BoardroomCall.Record => ScriptedReply.Say(BoardroomScript.RecordJson("Go.")),
+                // Slow enough that progress is saved several times while it streams, and long past the key.
+                _ when BoardroomScript.IsFor(r, t.KeyA) =>
+                    new ScriptedReply { Text = opening + "The key is " + secret + " " + rest, Chunks = 60, ChunkDelay = TimeSpan.FromMilliseconds(50) },
+                _ => ScriptedReply.Say("Ok.\nPOSITION: agree"),
+            };
+        });
+        var id = await data.Boardroom.StartAsync(t.Org.Member, t.Org.Org.Slug, Input(t, rounds: 1), default);
+        var live = data.Live.Find(id)!;
+        var shown = new ConcurrentQueue<string>();
+        live.Changed += () =>
+        {
+            if (live.Speaking is { } speech)
+            {
+                shown.Enqueue(speech.Text);
+            }
+        };
+        var saved = new ConcurrentQueue<string>();
+        var sampling = Task.Run(async () =>
+        {
+            while (!live.Ended.IsCompleted)
+            {
+                foreach (var content in await data.InTenantAsync(t.Org.Org, db => db.BoardroomTurns.AsNoTracking().Where(x => x.SessionId == id).Select(x => x.Content).ToListAsync()))
+                {
+                    saved.Enqueue(content);
+                }
+                await Task.Delay(50);
+            }
+        });
+        await data.WaitAsync(id);
+        await sampling;
+
+        var half = secret[..(secret.Length / 2)];
+        Assert.NotEmpty(shown);
+        Assert.Contains(shown, s => s.Contains("Some honest thoughts.", StringComparison.Ordinal));
+        Assert.DoesNotContain(shown, s => s.Contains(half, StringComparison.Ordinal));
+        Assert.DoesNotContain(saved, s => s.Contains(half, StringComparison.Ordinal));
+        // The stream ended at the key: nothing after it was ever shown.
+        Assert.DoesNotContain(shown, s => s.Contains("afterwards", StringComparison.Ordinal));
+        var view = await data.Boardroom.OpenAsync(t.Org.Member, t.Org.Org.Slug, id, default);
+        var turn = Assert.Single(view.Turns, x => x.AgentId == t.A.Id);
+        Assert.Equal(BoardroomTurnStatus.Withheld, turn.Status);
+        Assert.Equal("The answer was withheld: it contained a secret value.", turn.Error);
+        Assert.Equal("", turn.Content);
+        Assert.DoesNotContain(await data.InTenantAsync(t.Org.Org, db => db.BoardroomTurns.AsNoTracking().ToListAsync()),
+            x => x.Content.Contains(half, StringComparison.Ordinal) || (x.Error ?? "").Contains(half, StringComparison.Ordinal));
+        Assert.Contains(await data.AuditLogAsync(t.Org.Owner, t.Org.Org.Slug), e => e.Action == ChatAuditActions.OutputWithheld);
     }
 
     [Fact]
@@ -379,6 +488,51 @@ public sealed class BoardroomEngineTests(BoardroomFixture data) : IClassFixture<
             Assert.Contains(UntrustedContent.Find(second.PromptText), p => p.Source.StartsWith("note from", StringComparison.Ordinal) && p.Text.Contains(marker, StringComparison.Ordinal));
         }
         Assert.Contains(await data.AuditLogAsync(t.Org.Owner, t.Org.Org.Slug), e => e.Action == BoardroomAuditActions.NoteAdded);
+    }
+
+    [Fact]
+    public async Task AddNote_PastTheLimitsPerRoundAndPerSession_IsRefusedWithAReason()
+    {
+        var t = await TableAsync();
+        data.Server.RespondWith(r => r.SystemText.Contains(t.Key, StringComparison.Ordinal) ? ScriptedReply.Fail(500, "upstream down") : null);
+        // A failed session takes notes for its next round (round 2: round 1 has begun).
+        var view = await data.RunAsync(t.Org, Input(t, rounds: 5));
+        Assert.True(view.CanResume);
+        for (var i = 1; i <= BoardroomLimits.MaxNotesPerRound; i++)
+        {
+            await data.Boardroom.AddNoteAsync(t.Org.Member, t.Org.Org.Slug, view.Session.Id, $"Note {i}.", default);
+        }
+
+        var perRound = await Assert.ThrowsAsync<BoardroomRuleException>(() => data.Boardroom.AddNoteAsync(t.Org.Member, t.Org.Org.Slug, view.Session.Id, "One more.", default));
+
+        Assert.Equal("5 notes are already waiting for round 2, the most one round can take. Add more once it has begun.", perRound.Message);
+        // Notes of earlier rounds count towards the session's limit.
+        await data.InTenantAsync(t.Org.Org, async db =>
+        {
+            for (var i = 0; i < BoardroomLimits.MaxNotesPerSession - BoardroomLimits.MaxNotesPerRound; i++)
+            {
+                db.BoardroomTurns.Add(new BoardroomTurn
+                {
+                    Id = Guid.CreateVersion7(),
+                    SessionId = view.Session.Id,
+                    Round = 1,
+                    Sequence = 0,
+                    Kind = TurnKinds.Note,
+                    AuthorId = t.Org.Member.UserId,
+                    Speaker = "member@example.test",
+                    Content = "An earlier note.",
+                    Status = BoardroomTurnStatus.Complete,
+                    CreatedAt = data.Clock.GetUtcNow(),
+                });
+            }
+            await db.SaveChangesAsync();
+        });
+
+        var perSession = await Assert.ThrowsAsync<BoardroomRuleException>(() => data.Boardroom.AddNoteAsync(t.Org.Member, t.Org.Org.Slug, view.Session.Id, "One more.", default));
+
+        Assert.Equal("This session already has 20 notes, the most it can take.", perSession.Message);
+        Assert.Equal(BoardroomLimits.MaxNotesPerSession,
+            await data.InTenantAsync(t.Org.Org, db => db.BoardroomTurns.CountAsync(x => x.SessionId == view.Session.Id && x.Kind == TurnKinds.Note)));
     }
 
     [Fact]

@@ -202,6 +202,9 @@ public sealed class BoardroomRecordTests(BoardroomFixture data) : IClassFixture<
 
         await Assert.ThrowsAsync<OrgForbiddenException>(() => data.Boardroom.StartAsync(viewer, org.Org.Slug, input, default));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => data.Boardroom.StopAsync(viewer, org.Org.Slug, id, default));
+        // Refused for the role, before the session's state is looked at (an ended session would give a rule's refusal).
+        await Assert.ThrowsAsync<OrgForbiddenException>(() => data.Boardroom.ResumeAsync(viewer, org.Org.Slug, id, default));
+        Assert.Null(data.Live.Find(id));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => data.Boardroom.AddNoteAsync(viewer, org.Org.Slug, id, "hi", default));
         await Assert.ThrowsAsync<OrgForbiddenException>(() => data.Boardroom.SupersedeAsync(viewer, org.Org.Slug, record,
             new DecisionEdit("x", "", [], [], "why"), default));

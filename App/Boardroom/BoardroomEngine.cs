@@ -10,6 +10,7 @@ using AgentSpace.Tenancy;
 using AgentSpace.Vault;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
 
 namespace AgentSpace.Boardroom;
@@ -32,8 +33,10 @@ public sealed class BoardroomShutdown : IHostedService, IDisposable
 /// Runs boardroom sessions: bounded rounds of member turns, a chair's synthesis and consensus judgement after each,
 /// then the decision record. Every model call goes the way a chat call goes: routed in a unit of work, connected
 /// outside one, checked by the cost guard first against the session budget (the session is the guard's run, so the
-/// budget spans all participants) and the agents' and organization's limits, streamed through the output filter,
-/// recorded in the usage ledger and audited. No unit of work is open during a model call.
+/// budget spans all participants), against the speaking agent's own per-run cost cap (applied to what that agent
+/// spent in this session) and the agents' and organization's limits, streamed through the output filter piece by
+/// piece, cut off after the chat's answer time limit, recorded in the usage ledger and audited. No unit of work is
+/// open during a model call.
 /// A singleton; each session runs in the background in its own service scope, as the member who started it
 /// (their role is checked on every unit of work), so it goes on when the page that started it closes.
 /// </summary>
@@ -45,6 +48,7 @@ public sealed class BoardroomEngine(
     TenantSecrets secrets,
     TokenCounter tokens,
     TimeProvider clock,
+    IOptions<ChatAnswerOptions> answerOptions,
     ILogger<BoardroomEngine> logger)
 {
     public const int TurnAllowanceTokens = 1024;
@@ -331,6 +335,10 @@ public sealed class BoardroomEngine(
             {
                 return refused;
             }
+            if (await CheckAgentRunCapAsync(w, run.Session.Id, speaker, projected, t) is { } capped)
+            {
+                return capped;
+            }
             w.Db.BoardroomTurns.Add(turn);
             await w.Db.SaveChangesAsync(t);
             return null;
@@ -354,18 +362,27 @@ public sealed class BoardroomEngine(
         string? error = null;
         var guarded = filter.SecretsOf(run.Org.Id);
         var hold = OutputFilter.HoldBack(guarded);
+        var overlap = OutputFilter.Overlap(guarded, speaker.Instructions);
+        string? withheld = null;
         var lastSave = Environment.TickCount64;
+        // The turn's time limit runs on the network's clock, as the chat's does (a test's fake clock must not freeze it).
+        var turnLimit = answerOptions.Value.MaxAnswerDuration;
+        using var timeLimit = new CancellationTokenSource(turnLimit, TimeProvider.System);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, timeLimit.Token);
+        var callToken = linked.Token;
         try
         {
             if (!run.Connections.TryGetValue(speaker.AgentId, out connection))
             {
-                connection = await run.Services.GetRequiredService<IModelGateway>().ConnectAsync(run.Org.Id, route, token);
+                connection = await run.Services.GetRequiredService<IModelGateway>().ConnectAsync(run.Org.Id, route, callToken);
                 run.Connections[speaker.AgentId] = connection;
+                // Read after connecting, so the provider's key, opened just now, is among them.
                 guarded = filter.SecretsOf(run.Org.Id);
                 hold = OutputFilter.HoldBack(guarded);
+                overlap = OutputFilter.Overlap(guarded, speaker.Instructions);
             }
             var options = new ChatOptions { MaxOutputTokens = allowance, Temperature = 0.4f };
-            await foreach (var update in connection.Client.GetStreamingResponseAsync(prompt, options, token))
+            await foreach (var update in connection.Client.GetStreamingResponseAsync(prompt, options, callToken))
             {
                 update.RawRepresentation = null;
                 updates.Add(update);
@@ -373,8 +390,17 @@ public sealed class BoardroomEngine(
                 {
                     continue;
                 }
+                var checkedUpTo = answer.Length;
                 var room = MaxTurnChars - answer.Length;
                 answer.Append(delta.Length > room ? delta[..Math.Max(room, 0)] : delta);
+                // Every new piece is checked, with enough before it for a match that ends in it, before anything of it is
+                // shown or saved; a match ends the stream (leaving the loop disposes it, which cancels the provider's response).
+                var from = Math.Max(checkedUpTo - overlap, 0);
+                if (OutputFilter.Find(answer.ToString(from, answer.Length - from), speaker.Instructions, guarded) is { } found)
+                {
+                    withheld = found;
+                    break;
+                }
                 var showable = Math.Max(answer.Length - hold, 0);
                 run.Live.Speak(new LiveSpeech(turn.Id, speaker.Name, kind, round, answer.ToString(0, showable)));
                 if (answer.Length >= MaxTurnChars)
@@ -387,9 +413,15 @@ public sealed class BoardroomEngine(
                     var shown = answer.ToString(0, showable);
                     await run.Tenant.RunAsync(run.Caller, run.Org, OrgRole.Member, "boardroom.progress", (w, t) =>
                         w.Db.BoardroomTurns.Where(x => x.Id == turn.Id && x.Status == BoardroomTurnStatus.Streaming)
-                            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Content, shown), t), token);
+                            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Content, shown), t), callToken);
                 }
             }
+        }
+        catch (OperationCanceledException) when (timeLimit.IsCancellationRequested && !token.IsCancellationRequested)
+        {
+            // Our limit, not Stop nor a shutdown: the turn failed, and the session can be resumed from it.
+            status = BoardroomTurnStatus.Failed;
+            error = $"{speaker.Name}'s turn took longer than {Duration(turnLimit)} and was cut off. Resume the session to try again.";
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -421,12 +453,12 @@ public sealed class BoardroomEngine(
 
         var full = answer.ToString();
         var content = status == BoardroomTurnStatus.Complete ? full : full[..Math.Max(full.Length - hold, 0)];
-        string? withheld = null;
-        if (OutputFilter.Find(full, speaker.Instructions, filter.SecretsOf(run.Org.Id)) is { } found)
+        // Checked once more over the whole text with the secrets as they are now (a key may have been added meanwhile).
+        withheld ??= OutputFilter.Find(full, speaker.Instructions, filter.SecretsOf(run.Org.Id));
+        if (withheld is not null)
         {
-            withheld = found;
             content = "";
-            error = OutputFilter.WithheldMessage(found);
+            error = OutputFilter.WithheldMessage(withheld);
             if (status == BoardroomTurnStatus.Complete)
             {
                 status = BoardroomTurnStatus.Withheld;
@@ -491,6 +523,38 @@ public sealed class BoardroomEngine(
             BoardroomTurnStatus.Stopped => Cancelled(run, turn),
             _ => new TurnResult(TurnResult.Failed, turn, error),
         };
+    }
+
+    /// <summary>
+    /// The speaking agent's own per-run cost cap, applied to what that agent spent in this session: the session budget
+    /// may be set by any Member, the cap by an Admin, so a session must not let an agent spend past it. The agent's cap is
+    /// read on every turn (an Admin may lower it mid-session); the rule is the guard's: a call is refused when what the
+    /// agent spent in the session plus the call's projection reaches the cap, and a cap of zero allows only free calls.
+    /// Null: go ahead. A session's calls are made one after another, so its ledger is all the agent spent in it.
+    /// </summary>
+    private static async Task<TurnRefusal?> CheckAgentRunCapAsync(TenantWork work, Guid sessionId, Seat speaker, decimal projectedUsd, CancellationToken ct)
+    {
+        var cap = await work.Db.Agents.Where(a => a.Id == speaker.AgentId).Select(a => a.RunCostCapUsd).FirstOrDefaultAsync(ct);
+        if (cap is not { } capUsd)
+        {
+            return null;
+        }
+        var spent = await work.Db.Usage.Where(u => u.RunId == sessionId && u.AgentId == speaker.AgentId).SumAsync(u => (decimal?)u.CostUsd, ct) ?? 0;
+        var total = spent + projectedUsd;
+        if (capUsd <= 0 ? total <= 0 : total < capUsd)
+        {
+            return null;
+        }
+        work.Audit(LimitsAuditActions.RunHalted, speaker.Name, new Dictionary<string, string?>
+        {
+            ["why"] = "agent_run_cap",
+            ["run_id"] = sessionId.ToString(),
+            ["agent_id"] = speaker.AgentId.ToString(),
+            ["spent_usd"] = spent.ToString(CultureInfo.InvariantCulture),
+            ["projected_usd"] = projectedUsd.ToString(CultureInfo.InvariantCulture),
+            ["cap_usd"] = capUsd.ToString(CultureInfo.InvariantCulture),
+        });
+        return new TurnRefusal($"Halted by this agent's cost cap per run: its next call would take it past {UsageFormat.Usd(capUsd)} ({UsageFormat.Usd(spent)} spent by it in this session).");
     }
 
     /// <summary>Stop pressed ends the session; a shutdown leaves it interrupted (resumable), as a provider failure does.</summary>
@@ -612,6 +676,10 @@ public sealed class BoardroomEngine(
         text = Cut(secrets.Redact(organizationId, text), 600);
         return ex is Hosting.UserFacingException ? text : "The model provider failed: " + text;
     }
+
+    private static string Duration(TimeSpan span) => span >= TimeSpan.FromMinutes(1) && span.Seconds == 0 && span.Milliseconds == 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{span.TotalMinutes:0} minute{(span.TotalMinutes == 1 ? "" : "s")}")
+        : string.Create(CultureInfo.InvariantCulture, $"{span.TotalSeconds:0.#} seconds");
 
     private static string Cut(string text, int max) => text.Length <= max ? text : text[..max];
 }

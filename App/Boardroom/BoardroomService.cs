@@ -253,11 +253,22 @@ public sealed class BoardroomService(TenantOperation operations, BoardroomEngine
             {
                 throw new BoardroomRuleException("This session has ended.");
             }
+            // Notes added at the same moment are counted one after another: the session's row is locked until this commits.
+            await w.Db.Database.ExecuteSqlAsync($"select 1 from boardroom_sessions where id = {sessionId} for update", t);
             var current = await w.Db.BoardroomTurns.Where(x => x.SessionId == sessionId && x.Kind != TurnKinds.Note).MaxAsync(x => (int?)x.Round, t) ?? 0;
             var round = current + 1;
             if (round > session.MaxRounds)
             {
                 throw new BoardroomRuleException("The last round has begun: there is no next round for a note.");
+            }
+            var notes = w.Db.BoardroomTurns.Where(x => x.SessionId == sessionId && x.Kind == TurnKinds.Note);
+            if (await notes.CountAsync(t) >= BoardroomLimits.MaxNotesPerSession)
+            {
+                throw new BoardroomRuleException($"This session already has {BoardroomLimits.MaxNotesPerSession} notes, the most it can take.");
+            }
+            if (await notes.CountAsync(x => x.Round == round, t) >= BoardroomLimits.MaxNotesPerRound)
+            {
+                throw new BoardroomRuleException($"{BoardroomLimits.MaxNotesPerRound} notes are already waiting for round {round}, the most one round can take. Add more once it has begun.");
             }
             var now = clock.GetUtcNow();
             w.Db.BoardroomTurns.Add(new BoardroomTurn

@@ -248,6 +248,9 @@ public static class BoardroomLimits
     public const int MaxQuestion = 2000;
     public const int MaxContext = 20_000;
     public const int MaxNote = 4000;
+    /// <summary>Notes waiting for one round: each goes into every later prompt, so their number is bounded.</summary>
+    public const int MaxNotesPerRound = 5;
+    public const int MaxNotesPerSession = 20;
     public const int MaxDocuments = 20;
     public const decimal MaxBudgetUsd = 1000m;
 }
