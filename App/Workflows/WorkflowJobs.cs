@@ -58,26 +58,68 @@ public sealed class WorkflowScheduleJob(WorkflowService workflows, ILogger<Workf
 }
 
 /// <summary>
-/// Starts this node's scheduler with the app (when <c>Workflows:Scheduler:Enabled</c>) and, on shutdown, stops taking
-/// new firings and waits for the runs in flight to record where they are.
+/// Starts this node's scheduler with the app (when <c>Workflows:Scheduler:Enabled</c>), in the background: the app
+/// serves (and reports itself not ready) while the database is away, and the scheduler joins the cluster once it can,
+/// trying again every 10 seconds. On shutdown it stops taking firings and waits for the runs in flight.
 /// </summary>
-public sealed class WorkflowSchedulerHost(ISchedulerFactory factory, Microsoft.Extensions.Options.IOptions<WorkflowSchedulerOptions> options) : IHostedService
+public sealed class WorkflowSchedulerHost(
+    ISchedulerFactory factory,
+    Microsoft.Extensions.Options.IOptions<WorkflowSchedulerOptions> options,
+    IConfiguration configuration,
+    ILogger<WorkflowSchedulerHost> logger) : IHostedService, IDisposable
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _starting;
+    private IScheduler? _scheduler;
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.Enabled)
+        // Without a connection string the app refuses to start on its own (ConnectionStringCheck).
+        if (options.Value.Enabled && !string.IsNullOrWhiteSpace(configuration.GetConnectionString("Default")))
         {
-            var scheduler = await factory.GetScheduler(cancellationToken);
-            await scheduler.Start(cancellationToken);
+            _starting = Task.Run(() => JoinAsync(_stopping.Token), CancellationToken.None);
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task JoinAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var scheduler = await factory.GetScheduler(ct);
+                await scheduler.Start(ct);
+                _scheduler = scheduler;
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning("The workflow scheduler could not start ({Reason}); trying again in 10 s.", ex.GetBaseException().Message);
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(10), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.Enabled)
+        await _stopping.CancelAsync();
+        if (_starting is not null)
         {
-            var scheduler = await factory.GetScheduler(cancellationToken);
+            await _starting;
+        }
+        if (_scheduler is { } scheduler)
+        {
             await scheduler.Shutdown(waitForJobsToComplete: true, cancellationToken);
         }
     }
+
+    public void Dispose() => _stopping.Dispose();
 }

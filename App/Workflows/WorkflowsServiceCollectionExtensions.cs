@@ -37,6 +37,12 @@ public static class WorkflowsServiceCollectionExtensions
             q.UseDefaultThreadPool(tp => tp.MaxConcurrency = options.MaxConcurrency);
             // Firings are on the wall clock, whatever TimeProvider the app registers (the tests' is frozen).
             q.UseTimeProvider(TimeProvider.System);
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                // The app refuses to start without a database (ConnectionStringCheck); nothing is scheduled here.
+                q.UseInMemoryStore();
+                return;
+            }
             q.UsePersistentStore(store =>
             {
                 store.UsePostgres(NpgsqlFactory.Instance, connectionString);
