@@ -14,7 +14,7 @@ namespace AgentSpace.Tests.Workflows;
 /// <summary>The webhook address over real HTTP: no cookie needed, answers by status code, the body capped before anything is read into a run.</summary>
 public sealed class WebhookEndpointTests(WebAppFactory app) : IClassFixture<WebAppFactory>
 {
-    private async Task<(string Url, string Secret, string Slug)> WebhookAsync()
+    private async Task<(string Url, string Secret, string Slug, Actor Owner)> WebhookAsync()
     {
         await using var scope = app.Services.CreateAsyncScope();
         var factory = scope.ServiceProvider.GetRequiredService<IDbContextFactory<PlatformDbContext>>();
@@ -29,7 +29,7 @@ public sealed class WebhookEndpointTests(WebAppFactory app) : IClassFixture<WebA
         var id = await workflows.SaveAsync(owner, slug, null, new WorkflowInput("On push", null,
             [new WorkflowStep { Name = "look", Kind = StepKinds.Condition, Text = "{{input}}", Pattern = "main", OnMatch = ConditionActions.Continue }], null, null, false), default);
         var hook = await workflows.EnableWebhookAsync(owner, slug, id, "http://localhost", default);
-        return (new Uri(hook.Url).PathAndQuery, hook.Secret, slug);
+        return (new Uri(hook.Url).PathAndQuery, hook.Secret, slug, owner);
     }
 
     private static HttpRequestMessage Post(string path, byte[] body, string? timestamp = null, string? signature = null, string? key = null)
@@ -54,7 +54,7 @@ public sealed class WebhookEndpointTests(WebAppFactory app) : IClassFixture<WebA
     [Fact]
     public async Task Post_SignedIsAccepted_UnsignedForgedReplayedUnknownAndOversizedAreRefusedWithTheirStatus()
     {
-        var (path, secret, slug) = await WebhookAsync();
+        var (path, secret, slug, owner) = await WebhookAsync();
         using var client = app.CreateClient();
         var body = Encoding.UTF8.GetBytes("{\"ref\":\"refs/heads/main\"}");
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -76,5 +76,18 @@ public sealed class WebhookEndpointTests(WebAppFactory app) : IClassFixture<WebA
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, oversized.StatusCode);
         Assert.Equal("no-store", accepted.Headers.CacheControl?.ToString());
+
+        // The accepted call's run is run by the scheduler, once, to the end.
+        await using var scope = app.Services.CreateAsyncScope();
+        var workflows = scope.ServiceProvider.GetRequiredService<WorkflowService>();
+        IReadOnlyList<RunSummary> runs = [];
+        for (var i = 0; i < 200 && runs is not [{ Status: RunStatus.Succeeded }]; i++)
+        {
+            await Task.Delay(100);
+            runs = await workflows.RunsAsync(owner, slug, null, default);
+        }
+        var run = Assert.Single(runs);
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.Equal(RunTriggers.Webhook, run.Trigger);
     }
 }
