@@ -54,6 +54,9 @@ public partial class WebAppFactory : WebApplicationFactory<Program>, IAsyncLifet
         // Every test request comes from one address; the per-address limits have their own tests.
         builder.UseSetting("SignIn:MaxAuthPostsPerIpPerMinute", "100000");
         // A throwaway vault master key, so Development does not create its key file in the source tree.
+        // The workflow scheduler is a cluster member with threads of its own; the HTTP tests store runs and leave
+        // running them to the workflow tests (WorkflowFixture), so none is cut off when the app stops.
+        builder.UseSetting("Workflows:Scheduler:Enabled", "false");
         builder.UseSetting("Vault:MasterKey", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
     }
 

@@ -30,13 +30,19 @@ public sealed record AuditEntry(
     public static AuditEntry ByOperator(string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null) =>
         new(action, AuditOutcome.Success, ActorEmail: OperatorActor, Target: target, Details: details);
 
-    /// <summary>An entry for background work: the system actor, with <paramref name="reason"/> kept in the details.</summary>
+    /// <summary>
+    /// An entry for background work: the system actor, with <paramref name="reason"/> kept in the details as
+    /// <c>reason</c>, or as <c>system_reason</c> when the details give a reason of their own (which is kept).
+    /// </summary>
     public static AuditEntry BySystem(string reason, string action, string? target = null, IReadOnlyDictionary<string, string?>? details = null,
         string outcome = AuditOutcome.Success)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         var withReason = details is null ? new Dictionary<string, string?>() : new Dictionary<string, string?>(details);
-        withReason["reason"] = reason;
+        if (!withReason.TryAdd("reason", reason))
+        {
+            withReason["system_reason"] = reason;
+        }
         return new AuditEntry(action, outcome, ActorEmail: SystemActor, Target: target, Details: withReason);
     }
 }

@@ -24,9 +24,22 @@ public sealed class BoardroomShutdown : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await _cts.CancelAsync();
+    private bool _disposed;
 
-    public void Dispose() => _cts.Dispose();
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // A host whose stop ran past its timeout may have disposed its services already.
+        if (!_disposed)
+        {
+            await _cts.CancelAsync();
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _cts.Dispose();
+    }
 }
 
 /// <summary>

@@ -25,6 +25,26 @@ public static class WorkflowLimits
     public const int MaxListedRuns = 200;
 }
 
+/// <summary>
+/// How much workflows may do unwatched (<c>Workflows:Limits</c>). Scheduled and webhook runs start without anyone
+/// pressing a button, so these bound them: a firing or delivery beyond a limit is not run, and says so.
+/// </summary>
+public sealed class WorkflowRunLimitOptions
+{
+    public const string Section = "Workflows:Limits";
+
+    /// <summary>Runs queued or running at once in one organization.</summary>
+    public int MaxActiveRunsPerOrganization { get; set; } = 50;
+
+    /// <summary>Runs of one workflow queued or running at once, so a schedule that fires while its last runs still go does not pile them up.</summary>
+    public int MaxActiveRunsPerWorkflow { get; set; } = 2;
+
+    public int MaxWorkflowsPerOrganization { get; set; } = 200;
+
+    /// <summary>Workflows with their schedule on, per organization.</summary>
+    public int MaxSchedulesPerOrganization { get; set; } = 50;
+}
+
 /// <summary>The kinds of step a workflow is made of.</summary>
 public static class StepKinds
 {
@@ -63,8 +83,10 @@ public static class RunStatus
     public const string Stopped = "stopped";
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
+    /// <summary>Never started: a limit on runs at once was reached when it fired (the error says which).</summary>
+    public const string Skipped = "skipped";
 
-    public static bool IsFinal(string status) => status is Succeeded or Stopped or Failed or Cancelled;
+    public static bool IsFinal(string status) => status is Succeeded or Stopped or Failed or Cancelled or Skipped;
 }
 
 /// <summary>A step's status within a run.</summary>

@@ -13,6 +13,8 @@ public static class WorkflowAuditActions
     public const string HostRemoved = "workflow.host_removed";
     /// <summary>A run was queued: by a member (Run now, Re-run), a schedule firing or a webhook delivery.</summary>
     public const string RunQueued = "workflow.run_queued";
+    /// <summary>A schedule firing or webhook delivery was not run: a limit on runs at once was reached (which one is in the details).</summary>
+    public const string RunRefused = "workflow.run_refused";
     public const string RunStarted = "workflow.run_started";
     /// <summary>A node took up a run again after the one running it went away.</summary>
     public const string RunResumed = "workflow.run_resumed";

@@ -46,6 +46,9 @@ public sealed class WorkflowRuleException(string message) : UserFacingException(
 
 public sealed class WorkflowNotFoundException(string what) : UserFacingException($"{what} not found.", 404);
 
+/// <summary>A run refused because a limit on runs at once was reached; the message says which and is safe to show.</summary>
+public sealed class WorkflowBusyException(string message) : UserFacingException(message, 429);
+
 /// <summary>
 /// The workflows' pages and endpoints call this. Members build, run, re-run and cancel; Admins also manage webhooks
 /// and the HTTP allow-list; Viewers read. Scheduled and webhook runs are attributed to the workflow's owner.
@@ -57,8 +60,11 @@ public sealed class WorkflowService(
     ISecretVault vault,
     IDbContextFactory<PlatformDbContext> platform,
     TimeProvider clock,
+    Microsoft.Extensions.Options.IOptions<WorkflowRunLimitOptions> limitOptions,
     ILogger<WorkflowService> logger)
 {
+    private WorkflowRunLimitOptions Limits => limitOptions.Value;
+
     public const string WebhookSecretPurpose = "workflow-webhook-secret";
 
     public Task<WorkflowHome> HomeAsync(Actor actor, OrgRef org, CancellationToken ct) =>
@@ -136,6 +142,16 @@ public sealed class WorkflowService(
         var (id, orgId) = await operations.RunAsync(actor, org, OrgRole.Member, "workflows.save", async (w, t) =>
         {
             await CheckAgentsAsync(w, steps, t);
+            await LockRunsAsync(w, t);
+            if (workflowId is null && await w.Db.Workflows.CountAsync(t) >= Limits.MaxWorkflowsPerOrganization)
+            {
+                throw new WorkflowRuleException($"This organization has {Limits.MaxWorkflowsPerOrganization} workflows, the most it may have. Delete one first.");
+            }
+            if (input.ScheduleEnabled && cron is not null
+                && await w.Db.Workflows.CountAsync(x => x.ScheduleEnabled && x.Id != workflowId, t) >= Limits.MaxSchedulesPerOrganization)
+            {
+                throw new WorkflowRuleException($"This organization has {Limits.MaxSchedulesPerOrganization} workflows on a schedule, the most it may have. Switch one off first.");
+            }
             var now = clock.GetUtcNow();
             Workflow workflow;
             if (workflowId is { } existing)
@@ -200,6 +216,10 @@ public sealed class WorkflowService(
         {
             var old = await w.Db.WorkflowRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, t) ?? throw new WorkflowNotFoundException("Run");
             var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == old.WorkflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
+            if (await BusyReasonAsync(w, workflow.Id, t) is { } busy)
+            {
+                throw new WorkflowBusyException(busy);
+            }
             var run = NewRun(workflow, RunTriggers.Rerun, null, old.Input, actor.UserId, WorkflowDefinition.Parse(old.StepsJson));
             run.RerunOf = old.Id;
             AddRun(w, run);
@@ -379,6 +399,11 @@ public sealed class WorkflowService(
             await RefuseAsync(organizationId, found.Id, "replayed", ct);
             return new WebhookAnswer(409, "This delivery was already received.");
         }
+        catch (WorkflowBusyException ex)
+        {
+            await RefuseAsync(organizationId, found.Id, "busy", ct);
+            return new WebhookAnswer(429, ex.Message + " Deliver it again later.");
+        }
     }
 
     /// <summary>A schedule's firing: one run per fire time, whichever node fired it first.</summary>
@@ -406,6 +431,10 @@ public sealed class WorkflowService(
         var (id, orgId) = await operations.RunAsync(actor, org, OrgRole.Member, "workflows.run_now", async (w, t) =>
         {
             var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == workflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
+            if (await BusyReasonAsync(w, workflow.Id, t) is { } busy)
+            {
+                throw new WorkflowBusyException(busy);
+            }
             var run = NewRun(workflow, trigger, key, input, actor.UserId, WorkflowDefinition.Parse(workflow.StepsJson));
             AddRun(w, run);
             return (run.Id, w.Org.Id);
@@ -416,23 +445,90 @@ public sealed class WorkflowService(
 
     private async Task<Guid> QueueAsSystemAsync(Guid organizationId, Guid workflowId, string trigger, string key, string? input, CancellationToken ct, long? lagMs = null)
     {
-        Guid id;
+        (Guid Id, string? Busy) stored;
         try
         {
-            id = await operations.RunAsSystemAsync(organizationId, trigger, async (w, t) =>
+            stored = await operations.RunAsSystemAsync(organizationId, trigger, async (w, t) =>
             {
                 var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == workflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
                 var run = NewRun(workflow, trigger, key, input, null, WorkflowDefinition.Parse(workflow.StepsJson));
+                var busy = await BusyReasonAsync(w, workflow.Id, t);
+                // A delivery or firing already taken is a replay whatever the limits say (the unique index is the
+                // last word; this answers it before the limits do).
+                if (await w.Db.WorkflowRuns.AnyAsync(r => r.WorkflowId == workflow.Id && r.TriggerKey == key, t))
+                {
+                    throw new DuplicateTriggerException();
+                }
+                if (busy is not null && trigger != RunTriggers.Schedule)
+                {
+                    // Nothing stored: the sender may deliver it again once runs have ended.
+                    return (run.Id, busy);
+                }
                 AddRun(w, run, lagMs);
-                return run.Id;
+                if (busy is not null)
+                {
+                    // A firing beyond a limit is kept, as skipped, so the runs page shows it did not run and why; its
+                    // key still stops another node from running the same firing.
+                    var now = clock.GetUtcNow();
+                    run.Status = RunStatus.Skipped;
+                    run.EndedAt = now;
+                    run.Error = "Not run. " + busy;
+                    foreach (var step in w.Db.WorkflowRunSteps.Local.Where(x => x.RunId == run.Id))
+                    {
+                        step.Status = StepStatus.Skipped;
+                    }
+                    w.Audit(WorkflowAuditActions.RunRefused, run.Id.ToString(), new Dictionary<string, string?>
+                    {
+                        ["workflow"] = workflow.Name,
+                        ["trigger"] = trigger,
+                        ["reason"] = busy,
+                    }, AuditOutcome.Denied);
+                }
+                return (run.Id, busy);
             }, ct);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
             throw new DuplicateTriggerException();
         }
-        await scheduler.QueueRunAsync(organizationId, id, ct);
-        return id;
+        if (stored.Busy is not null)
+        {
+            logger.LogWarning("Workflow {WorkflowId} ({Trigger}) was not run: {Reason}", workflowId, trigger, stored.Busy);
+            return trigger == RunTriggers.Schedule ? stored.Id : throw new WorkflowBusyException(stored.Busy);
+        }
+        await scheduler.QueueRunAsync(organizationId, stored.Id, ct);
+        return stored.Id;
+    }
+
+    /// <summary>
+    /// Takes this organization's run lock for the rest of the unit of work, so two callers cannot both fit under a
+    /// limit that only one fits (advisory locks span the database, so the key carries the organization).
+    /// </summary>
+    private static async Task LockRunsAsync(TenantWork w, CancellationToken ct)
+    {
+        await using var cmd = w.Db.CreateCommand("select pg_advisory_xact_lock(hashtext('agentspace.workflow.runs'), hashtext(@org))");
+        var org = cmd.CreateParameter();
+        org.ParameterName = "org";
+        org.Value = w.Org.Id.ToString("N");
+        cmd.Parameters.Add(org);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Why a new run of this workflow may not start now (a limit on runs at once), or null; takes the run lock.</summary>
+    private async Task<string?> BusyReasonAsync(TenantWork w, Guid workflowId, CancellationToken ct)
+    {
+        await LockRunsAsync(w, ct);
+        var active = await w.Db.WorkflowRuns.Where(r => r.Status == RunStatus.Queued || r.Status == RunStatus.Running)
+            .GroupBy(r => r.WorkflowId == workflowId).Select(g => new { Mine = g.Key, Count = g.Count() }).ToListAsync(ct);
+        var mine = active.Where(a => a.Mine).Sum(a => a.Count);
+        var all = active.Sum(a => a.Count);
+        if (mine >= Limits.MaxActiveRunsPerWorkflow)
+        {
+            return $"This workflow already has {mine} runs queued or running (at most {Limits.MaxActiveRunsPerWorkflow} at once).";
+        }
+        return all >= Limits.MaxActiveRunsPerOrganization
+            ? $"This organization already has {all} workflow runs queued or running (at most {Limits.MaxActiveRunsPerOrganization} at once)."
+            : null;
     }
 
     private WorkflowRun NewRun(Workflow workflow, string trigger, string? key, string? input, Guid? startedBy, IReadOnlyList<WorkflowStep> steps) => new()

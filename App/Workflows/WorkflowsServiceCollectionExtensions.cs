@@ -25,6 +25,11 @@ public static class WorkflowsServiceCollectionExtensions
             .Validate(o => o.CheckinInterval > TimeSpan.Zero && o.CheckinMisfireThreshold > o.CheckinInterval,
                 "Workflows:Scheduler:CheckinMisfireThreshold must be longer than CheckinInterval.")
             .ValidateOnStart();
+        services.AddOptions<WorkflowRunLimitOptions>()
+            .BindConfiguration(WorkflowRunLimitOptions.Section)
+            .Validate(o => o.MaxActiveRunsPerOrganization >= 1 && o.MaxActiveRunsPerWorkflow >= 1 && o.MaxWorkflowsPerOrganization >= 1 && o.MaxSchedulesPerOrganization >= 0,
+                "Workflows:Limits values must be at least 1 (MaxSchedulesPerOrganization at least 0).")
+            .ValidateOnStart();
         var options = configuration.GetSection(WorkflowSchedulerOptions.Section).Get<WorkflowSchedulerOptions>() ?? new WorkflowSchedulerOptions();
         var connectionString = configuration.GetConnectionString("Default") ?? "";
         services.AddQuartz(q =>
