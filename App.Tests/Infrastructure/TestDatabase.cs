@@ -80,7 +80,8 @@ public sealed class TestDatabase : IAsyncDisposable
         await using (var conn = new NpgsqlConnection(admin))
         {
             await conn.OpenAsync();
-            await using (var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", conn))
+            // Dropping waits for the database's other sessions to end; on a loaded machine that takes longer than the default 30 s.
+            await using (var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", conn) { CommandTimeout = 300 })
             {
                 await drop.ExecuteNonQueryAsync();
             }

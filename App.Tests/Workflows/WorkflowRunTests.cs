@@ -187,9 +187,12 @@ public sealed class WorkflowRunTests(WorkflowFixture data) : IClassFixture<Workf
         Assert.Equal(202, accepted.StatusCode);
         var replay = await CallAsync(now.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, "d-1");
         Assert.Equal(409, replay.StatusCode);
-        // Without an idempotency key, the signature itself names the delivery.
-        Assert.Equal(202, (await CallAsync(now.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, null)).StatusCode);
+        // The signature names the delivery too: without the key it is still the one already taken.
         Assert.Equal(409, (await CallAsync(now.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, null)).StatusCode);
+        // Without an idempotency key, a new signature is a new delivery, once.
+        var later = (now + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(202, (await CallAsync(later, WebhookSignature.Sign(secret, now + 1, body), null)).StatusCode);
+        Assert.Equal(409, (await CallAsync(later, WebhookSignature.Sign(secret, now + 1, body), null)).StatusCode);
 
         var run = await data.WaitForRunAsync(org, accepted.RunId!.Value);
         Assert.Equal(RunStatus.Succeeded, run.Run.Status);
@@ -200,7 +203,7 @@ public sealed class WorkflowRunTests(WorkflowFixture data) : IClassFixture<Workf
         Assert.Contains("webhook input", prompt, StringComparison.Ordinal);
         Assert.Equal(2, (await data.Workflows.RunsAsync(org.Member, org.Org.Slug, id, default)).Count);
         var audit = await data.AuditLogAsync(org.Owner, org.Org.Slug);
-        Assert.Equal(6, audit.Count(e => e.Action == WorkflowAuditActions.WebhookRefused && e.Outcome == AuditOutcome.Denied));
+        Assert.Equal(7, audit.Count(e => e.Action == WorkflowAuditActions.WebhookRefused && e.Outcome == AuditOutcome.Denied));
     }
 
     [Fact]

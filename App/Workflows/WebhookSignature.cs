@@ -54,7 +54,7 @@ public static class WebhookSignature
     /// <summary>The most signatures one header may carry; more is refused as malformed rather than checked one by one.</summary>
     public const int MaxSignatures = 5;
 
-    private const string Scheme = "v1=";
+    public const string Scheme = "v1=";
     private const string SecretPrefix = "whsec_";
     private const int SecretLength = 32;
     private const int HashLength = 32;

@@ -16,6 +16,8 @@ public static class WorkflowLimits
     public const int MaxSubject = 200;
     /// <summary>What a step's output keeps; later steps see at most this much of it.</summary>
     public const int MaxOutput = 20_000;
+    /// <summary>A step's text once its references are filled in.</summary>
+    public const int MaxRendered = 200_000;
     public const int MaxError = 2000;
     public const int MaxCron = 120;
     public const int MaxHosts = 50;

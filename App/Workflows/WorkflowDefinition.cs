@@ -221,17 +221,59 @@ public static partial class WorkflowDefinition
     /// without it, as it is (an email, a request body). Throws on a name with no value (checked before save, so
     /// only a run of an older definition meets it).
     /// </summary>
-    public static string Render(string text, IReadOnlyDictionary<string, string> outputs, string? input, bool envelope)
+    public static string Render(string text, IReadOnlyDictionary<string, string> outputs, string? input, bool envelope) =>
+        Fill(text, outputs, input, envelope, json: false);
+
+    /// <summary>
+    /// <see cref="Render"/> for an HTTP request body. When the body is written as JSON (it starts with <c>{</c> or
+    /// <c>[</c>), each value is escaped as JSON string content, so an output placed inside quotes stays one string and
+    /// cannot add fields or end the document.
+    /// </summary>
+    public static string RenderBody(string text, IReadOnlyDictionary<string, string> outputs, string? input)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Fill(text, outputs, input, envelope: false, json: text.TrimStart() is ['{' or '[', ..]);
+    }
+
+    /// <summary>
+    /// Fills in each reference, a value at most <see cref="WorkflowLimits.MaxOutput"/> characters (the webhook input
+    /// at most <see cref="WorkflowLimits.MaxWebhookBody"/>), the whole at most <see cref="WorkflowLimits.MaxRendered"/>:
+    /// a text that names a large output many times stops with a clear error before it is built.
+    /// </summary>
+    private static string Fill(string text, IReadOnlyDictionary<string, string> outputs, string? input, bool envelope, bool json)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(outputs);
-        return Reference().Replace(text, m =>
+        var result = new System.Text.StringBuilder(Math.Min(text.Length * 2, WorkflowLimits.MaxRendered));
+        var last = 0;
+        foreach (Match m in Reference().Matches(text))
         {
+            result.Append(text, last, m.Index - last);
+            last = m.Index + m.Length;
             var name = m.Groups["name"].Value;
             var value = name == InputName ? input ?? "" : outputs.TryGetValue(name, out var output) ? output
                 : throw new WorkflowRunException($"The text names {{{{{name}}}}}, which no earlier step produced.");
-            return envelope ? Chat.UntrustedContent.Wrap(name == InputName ? "webhook input" : $"workflow step {name}", value) : value;
-        });
+            var limit = name == InputName ? WorkflowLimits.MaxWebhookBody : WorkflowLimits.MaxOutput;
+            if (value.Length > limit)
+            {
+                value = value[..limit];
+            }
+            if (json)
+            {
+                value = JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value;
+            }
+            if (envelope)
+            {
+                value = Chat.UntrustedContent.Wrap(name == InputName ? "webhook input" : $"workflow step {name}", value);
+            }
+            if (result.Length + value.Length > WorkflowLimits.MaxRendered)
+            {
+                throw new WorkflowRunException($"Filled in, this step's text would be longer than {WorkflowLimits.MaxRendered:N0} characters.");
+            }
+            result.Append(value);
+        }
+        result.Append(text, last, text.Length - last);
+        return result.ToString();
     }
 
     /// <summary><see cref="Render"/> for a URL: each value is percent-encoded, so an output cannot change the host or add to the path.</summary>

@@ -47,7 +47,11 @@ public sealed class WorkflowRuleException(string message) : UserFacingException(
 public sealed class WorkflowNotFoundException(string what) : UserFacingException($"{what} not found.", 404);
 
 /// <summary>A run refused because a limit on runs at once was reached; the message says which and is safe to show.</summary>
-public sealed class WorkflowBusyException(string message) : UserFacingException(message, 429);
+public sealed class WorkflowBusyException(string message, bool ownerGone = false) : UserFacingException(message, ownerGone ? 403 : 429)
+{
+    /// <summary>Refused because the workflow's owner can no longer have runs made in their name, not for a limit.</summary>
+    public bool OwnerGone { get; } = ownerGone;
+}
 
 /// <summary>
 /// The workflows' pages and endpoints call this. Members build, run, re-run and cancel; Admins also manage webhooks
@@ -167,6 +171,10 @@ public sealed class WorkflowService(
                 workflow = new Workflow { Id = Guid.CreateVersion7(), OwnerUserId = actor.UserId, OwnerEmail = actor.Email, CreatedAt = now };
                 w.Db.Workflows.Add(workflow);
             }
+            // A workflow acts as its owner, so whoever saves it owns it: nobody's edits run in someone else's name.
+            var previousOwner = workflow.OwnerUserId == actor.UserId ? null : workflow.OwnerEmail;
+            workflow.OwnerUserId = actor.UserId;
+            workflow.OwnerEmail = actor.Email;
             workflow.Name = name;
             workflow.Description = description;
             workflow.StepsJson = WorkflowDefinition.Serialize(steps);
@@ -181,6 +189,8 @@ public sealed class WorkflowService(
                 ["steps"] = string.Join(", ", steps.Select(s => $"{s.Name} ({s.Kind})")),
                 ["schedule"] = workflow.ScheduleEnabled ? $"{cron} ({zone})" : "off",
                 ["version"] = workflow.Version.ToString(CultureInfo.InvariantCulture),
+                ["owner"] = actor.Email,
+                ["previous_owner"] = previousOwner,
             });
             return (workflow.Id, w.Org.Id);
         }, ct);
@@ -216,6 +226,10 @@ public sealed class WorkflowService(
         {
             var old = await w.Db.WorkflowRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, t) ?? throw new WorkflowNotFoundException("Run");
             var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == old.WorkflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
+            if (await OwnerProblemAsync(w.Org.Id, workflow.OwnerUserId, t) is { } ownerProblem)
+            {
+                throw new WorkflowBusyException(ownerProblem, ownerGone: true);
+            }
             if (await BusyReasonAsync(w, workflow.Id, t) is { } busy)
             {
                 throw new WorkflowBusyException(busy);
@@ -225,7 +239,7 @@ public sealed class WorkflowService(
             AddRun(w, run);
             return (run.Id, w.Org.Id);
         }, ct);
-        await scheduler.QueueRunAsync(orgId, id, ct);
+        await scheduler.QueueRunAsync(orgId, id, CancellationToken.None);
         return id;
     }
 
@@ -375,8 +389,15 @@ public sealed class WorkflowService(
                 _ => "The signature does not match.",
             });
         }
-        var key = string.IsNullOrWhiteSpace(idempotencyKey) ? "sig:" + signature!.Split(',')[0].Trim() : "key:" + idempotencyKey.Trim();
-        if (key.Length > WebhookSignature.MaxIdempotencyKeyLength)
+        // A delivery is named by the signature it must carry (computed here, so however the header is written, the
+        // same timestamp and body name the same delivery) and by its idempotency key when it gives one: either seen
+        // before is a replay. The key is not signed, so it can only add to what the signature already names.
+        var givenKey = idempotencyKey?.Trim();
+        var delivery = "webhook:sig:" + WebhookSignature.Sign(WebhookSignature.SecretBytes(secret),
+            long.Parse(timestamp!, NumberStyles.None, CultureInfo.InvariantCulture), body)[WebhookSignature.Scheme.Length..];
+        var key = string.IsNullOrEmpty(givenKey) ? delivery
+            : "webhook:key:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(givenKey)))[..40] + "|" + delivery;
+        if (givenKey is { Length: > WebhookSignature.MaxIdempotencyKeyLength })
         {
             return new WebhookAnswer(400, $"{WebhookSignature.IdempotencyHeader} is at most {WebhookSignature.MaxIdempotencyKeyLength} characters.");
         }
@@ -391,13 +412,18 @@ public sealed class WorkflowService(
         }
         try
         {
-            var runId = await QueueAsSystemAsync(organizationId, found.Id, RunTriggers.Webhook, "webhook:" + key, text, ct);
+            var runId = await QueueAsSystemAsync(organizationId, found.Id, RunTriggers.Webhook, key, text, ct);
             return new WebhookAnswer(202, "Accepted.", runId);
         }
         catch (DuplicateTriggerException)
         {
             await RefuseAsync(organizationId, found.Id, "replayed", ct);
             return new WebhookAnswer(409, "This delivery was already received.");
+        }
+        catch (WorkflowBusyException ex) when (ex.OwnerGone)
+        {
+            await RefuseAsync(organizationId, found.Id, "owner_inactive", ct);
+            return new WebhookAnswer(403, ex.Message);
         }
         catch (WorkflowBusyException ex)
         {
@@ -418,9 +444,9 @@ public sealed class WorkflowService(
         {
             logger.LogWarning("Workflow {WorkflowId} firing {Scheduled} was already taken by another node", workflowId, scheduled);
         }
-        catch (WorkflowNotFoundException)
+        catch (Exception ex) when (ex is WorkflowNotFoundException or ScheduleOffException)
         {
-            // Deleted while its trigger fired: nothing to run, and no schedule should remain.
+            // Deleted or switched off while its trigger fired: nothing to run, and no trigger should remain.
             await scheduler.RemoveScheduleAsync(organizationId, workflowId, ct);
         }
     }
@@ -431,6 +457,10 @@ public sealed class WorkflowService(
         var (id, orgId) = await operations.RunAsync(actor, org, OrgRole.Member, "workflows.run_now", async (w, t) =>
         {
             var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == workflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
+            if (await OwnerProblemAsync(w.Org.Id, workflow.OwnerUserId, t) is { } ownerProblem)
+            {
+                throw new WorkflowBusyException(ownerProblem, ownerGone: true);
+            }
             if (await BusyReasonAsync(w, workflow.Id, t) is { } busy)
             {
                 throw new WorkflowBusyException(busy);
@@ -439,13 +469,13 @@ public sealed class WorkflowService(
             AddRun(w, run);
             return (run.Id, w.Org.Id);
         }, ct);
-        await scheduler.QueueRunAsync(orgId, id, ct);
+        await scheduler.QueueRunAsync(orgId, id, CancellationToken.None);
         return id;
     }
 
     private async Task<Guid> QueueAsSystemAsync(Guid organizationId, Guid workflowId, string trigger, string key, string? input, CancellationToken ct, long? lagMs = null)
     {
-        (Guid Id, string? Busy) stored;
+        (Guid Id, string? Busy, bool OwnerGone) stored;
         try
         {
             stored = await operations.RunAsSystemAsync(organizationId, trigger, async (w, t) =>
@@ -453,16 +483,32 @@ public sealed class WorkflowService(
                 var workflow = await w.Db.Workflows.AsNoTracking().FirstOrDefaultAsync(x => x.Id == workflowId, t) ?? throw new WorkflowNotFoundException("Workflow");
                 var run = NewRun(workflow, trigger, key, input, null, WorkflowDefinition.Parse(workflow.StepsJson));
                 var busy = await BusyReasonAsync(w, workflow.Id, t);
-                // A delivery or firing already taken is a replay whatever the limits say (the unique index is the
-                // last word; this answers it before the limits do).
-                if (await w.Db.WorkflowRuns.AnyAsync(r => r.WorkflowId == workflow.Id && r.TriggerKey == key, t))
+                // A delivery or firing already taken is a replay whatever the limits say. A key may hold several names
+                // of one delivery ("key:…|sig:…"); any one seen before is enough. Under the run lock, so the check
+                // and the insert cannot interleave with another caller's; the unique index is the last word.
+                foreach (var part in key.Split('|'))
                 {
-                    throw new DuplicateTriggerException();
+                    if (await w.Db.WorkflowRuns.AnyAsync(r => r.WorkflowId == workflow.Id
+                        && (r.TriggerKey == part || r.TriggerKey!.StartsWith(part + "|") || r.TriggerKey.EndsWith("|" + part)), t))
+                    {
+                        throw new DuplicateTriggerException();
+                    }
+                }
+                if (trigger == RunTriggers.Schedule && (!workflow.ScheduleEnabled || workflow.Cron is null))
+                {
+                    // Switched off after its trigger was read: nothing to run, and the trigger should go.
+                    throw new ScheduleOffException();
+                }
+                var ownerGone = false;
+                if (await OwnerProblemAsync(w.Org.Id, workflow.OwnerUserId, t) is { } ownerProblem)
+                {
+                    busy = ownerProblem;
+                    ownerGone = true;
                 }
                 if (busy is not null && trigger != RunTriggers.Schedule)
                 {
                     // Nothing stored: the sender may deliver it again once runs have ended.
-                    return (run.Id, busy);
+                    return (run.Id, busy, ownerGone);
                 }
                 AddRun(w, run, lagMs);
                 if (busy is not null)
@@ -484,7 +530,7 @@ public sealed class WorkflowService(
                         ["reason"] = busy,
                     }, AuditOutcome.Denied);
                 }
-                return (run.Id, busy);
+                return (run.Id, busy, ownerGone);
             }, ct);
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
@@ -494,9 +540,9 @@ public sealed class WorkflowService(
         if (stored.Busy is not null)
         {
             logger.LogWarning("Workflow {WorkflowId} ({Trigger}) was not run: {Reason}", workflowId, trigger, stored.Busy);
-            return trigger == RunTriggers.Schedule ? stored.Id : throw new WorkflowBusyException(stored.Busy);
+            return trigger == RunTriggers.Schedule ? stored.Id : throw new WorkflowBusyException(stored.Busy, stored.OwnerGone);
         }
-        await scheduler.QueueRunAsync(organizationId, stored.Id, ct);
+        await scheduler.QueueRunAsync(organizationId, stored.Id, CancellationToken.None);
         return stored.Id;
     }
 
@@ -631,4 +677,23 @@ public sealed class WorkflowService(
     }
 
     private sealed class DuplicateTriggerException : Exception;
+
+    private sealed class ScheduleOffException : Exception;
+
+    /// <summary>
+    /// Why the workflow's owner cannot have a run made in their name now (no longer a member, only a Viewer, or
+    /// suspended), or null. Runs act as the owner, so their automation ends with their access; saving the workflow
+    /// makes whoever saves it the owner.
+    /// </summary>
+    private async Task<string?> OwnerProblemAsync(Guid organizationId, Guid ownerUserId, CancellationToken ct)
+    {
+        await using var db = await platform.CreateDbContextAsync(ct);
+        var role = await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == organizationId && m.UserId == ownerUserId)
+            .Select(m => (OrgRole?)m.Role).FirstOrDefaultAsync(ct);
+        var suspended = await db.Users.AsNoTracking().Where(u => u.Id == ownerUserId).Select(u => u.SuspendedAt != null).FirstOrDefaultAsync(ct);
+        return role is null ? "The workflow's owner is no longer a member of this organization; a member must save it again to own it."
+            : role < OrgRole.Member ? "The workflow's owner is now a Viewer; a member must save it again to own it."
+            : suspended ? "The workflow's owner is suspended; a member must save it again to own it."
+            : null;
+    }
 }
