@@ -9,6 +9,11 @@ public static class WorkflowFormat
 
     public static string Time(DateTimeOffset? at) => at is { } value ? Time(value) : "—";
 
+    /// <summary>For a table whose header says UTC: the date and time, or only the time when it is on <paramref name="sameDayAs"/>'s date.</summary>
+    public static string Cell(DateTimeOffset? at, DateTimeOffset? sameDayAs = null) => at is not { } value ? "—"
+        : sameDayAs is { } day && day.UtcDateTime.Date == value.UtcDateTime.Date ? value.UtcDateTime.ToString("HH:mm:ss", CultureInfo.InvariantCulture)
+        : value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
     /// <summary>A fire time in the schedule's own zone, as people there read it.</summary>
     public static string InZone(DateTimeOffset at, string? zone)
     {
