@@ -13,7 +13,7 @@ using static Microsoft.Playwright.Assertions;
 namespace AgentSpace.E2E.Workflows;
 
 /// <summary>
-/// A two-step workflow (a condition on the webhook's body, then an Offline agent's digest) built on the Workflows pages,
+/// A two-step workflow (a condition on the webhook's body, then an email to the members) built on the Workflows pages,
 /// scheduled every minute and watched on its Runs page until the scheduler has run it twice; then an Admin enables its
 /// webhook, copies the secret shown once, and a signed call over real HTTP starts a third run.
 /// </summary>
@@ -28,8 +28,6 @@ public sealed partial class WorkflowFlowTests(RunningApp app, ITestOutputHelper 
         await owner.SignInAsync(shots);
         await owner.CreateOrganizationAsync("Harbour Logistics", slug);
         var page = owner.Page;
-        await AgentSteps.CreateAgentAsync(owner, slug, "Digest", "Writes the morning digest.", "Write a short, plain digest for the depot team.");
-
         await owner.GotoAsync($"/o/{slug}/workflows");
         await Expect(page.Locator("h1")).ToHaveTextAsync("Workflows");
         await Expect(page.GetByText("No workflows yet.")).ToBeVisibleAsync();
@@ -38,20 +36,21 @@ public sealed partial class WorkflowFlowTests(RunningApp app, ITestOutputHelper 
         await owner.WaitUntilIdleAsync();
 
         await owner.FillAsync(page.Locator("#workflow-name"), "Morning digest");
-        await owner.FillAsync(page.Locator("#workflow-description"), "Checks the night's note, then writes the digest.");
+        await owner.FillAsync(page.Locator("#workflow-description"), "Checks the night's note, then emails the digest.");
         // Step 1: stop when the webhook's body says "skip"; scheduled runs have no body and go on.
         var first = page.GetByTestId("step").Nth(0);
         await owner.FillAsync(page.Locator("#step-0-name"), "check");
         await AgentSteps.PickAsync(owner, first.GetByLabel("What it does", new() { Exact = true }), "Condition");
         await owner.FillAsync(page.Locator("#step-0-text"), "{{input}}");
         await owner.FillAsync(page.Locator("#step-0-pattern"), "skip");
-        // Step 2: the Offline agent writes the digest, given what step 1 said.
+        // Step 2: email the members what step 1 said and what the webhook sent.
         await page.GetByTestId("add-step").ClickAsync();
         var second = page.GetByTestId("step").Nth(1);
         await Expect(second).ToBeVisibleAsync();
-        await owner.FillAsync(page.Locator("#step-1-name"), "digest");
-        await AgentSteps.PickAsync(owner, second.GetByLabel("Agent", new() { Exact = true }), "Digest (Offline)");
-        await owner.FillAsync(page.Locator("#step-1-text"), "Write the morning digest. The night check said: {{check}}");
+        await owner.FillAsync(page.Locator("#step-1-name"), "notify");
+        await AgentSteps.PickAsync(owner, second.GetByLabel("What it does", new() { Exact = true }), "Email to members");
+        await owner.FillAsync(page.Locator("#step-1-subject"), "Morning digest");
+        await owner.FillAsync(page.Locator("#step-1-text"), "Night check: {{check}}. Note: {{input}}");
 
         await owner.FillAsync(page.Locator("#workflow-cron"), "* * * * *");
         await Expect(page.GetByTestId("fire-time")).ToHaveCountAsync(5);
@@ -120,9 +119,13 @@ public sealed partial class WorkflowFlowTests(RunningApp app, ITestOutputHelper 
         await Expect(page.GetByTestId("run-step").Nth(0)).ToHaveAttributeAsync("data-status", "succeeded");
         await Expect(page.GetByTestId("run-step").Nth(0).GetByTestId("step-output")).ToContainTextAsync("not matched");
         await Expect(page.GetByTestId("run-step").Nth(1)).ToHaveAttributeAsync("data-status", "succeeded");
-        await Expect(page.GetByTestId("run-step").Nth(1).GetByTestId("step-output")).Not.ToBeEmptyAsync();
+        await Expect(page.GetByTestId("run-step").Nth(1).GetByTestId("step-output")).ToHaveTextAsync("Emailed 1 member.");
         await Expect(page.GetByTestId("rerun")).ToBeVisibleAsync();
         await shots.TakeAsync(page, "webhook-run");
+
+        // Each run emailed the owner; the newest carries the webhook's body.
+        var mail = await app.Mailbox.WaitForAsync(owner.Email, "Morning digest");
+        Assert.Contains("Night check: not matched; the run goes on. Note: {\"event\":\"night shift closed\",\"note\":\"all quiet\"}", mail.Text, StringComparison.Ordinal);
     }
 
     /// <summary>Also keeps the screenshot under docs/screenshots for the README.</summary>
