@@ -38,6 +38,20 @@ public sealed class AppProcess : IAsyncDisposable
 
     public Uri BaseUrl { get; }
 
+    /// <summary>
+    /// An HTTP client for calls a machine makes (a webhook sender), trusting exactly the certificate this run made.
+    /// The caller disposes it.
+    /// </summary>
+    public HttpClient NewHttpClient()
+    {
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+                _certificateHash is null || certificate is not null && certificate.GetCertHashString(HashAlgorithmName.SHA256) == _certificateHash,
+        };
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
     /// <summary>What the process wrote to stdout and stderr so far (the last part, when it is long).</summary>
     public string Output => FullOutput is { Length: > 20_000 } all ? "…" + all[^20_000..] : FullOutput;
 

@@ -27,6 +27,9 @@ public sealed record WorkflowDetail(OrgContext Org, Workflow Workflow, IReadOnly
 public sealed record RunSummary(Guid Id, Guid WorkflowId, string WorkflowName, string Trigger, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt, int Tokens, decimal CostUsd, string? Error);
 
+/// <summary>Runs as a page lists them: the organization's, or one workflow's (with its name, also when it has none yet).</summary>
+public sealed record RunList(OrgContext Org, Guid? WorkflowId, string? WorkflowName, IReadOnlyList<RunSummary> Runs);
+
 public sealed record RunDetail(OrgContext Org, WorkflowRun Run, IReadOnlyList<WorkflowRunStep> Steps, bool Live);
 
 /// <summary>A webhook's secret, shown once when it is made.</summary>
@@ -272,6 +275,28 @@ public sealed class WorkflowService(
                 .Select(r => new RunSummary(r.Id, r.WorkflowId, r.WorkflowName, r.Trigger, r.Status, r.CreatedAt, r.StartedAt, r.EndedAt,
                     r.InputTokens + r.OutputTokens, r.CostUsd, r.Error))
                 .ToListAsync(t);
+        }, ct);
+
+    /// <summary>
+    /// <see cref="RunsAsync"/> with the organization it was read for and, for one workflow, its name: what the Runs page
+    /// shows, in one access check. Throws <see cref="WorkflowNotFoundException"/> for a workflow that is not there.
+    /// </summary>
+    public Task<RunList> RunListAsync(Actor actor, OrgRef org, Guid? workflowId, CancellationToken ct) =>
+        operations.RunAsync(actor, org, OrgRole.Viewer, "workflows.runs", async (w, t) =>
+        {
+            string? name = null;
+            var query = w.Db.WorkflowRuns.AsNoTracking();
+            if (workflowId is { } id)
+            {
+                name = await w.Db.Workflows.AsNoTracking().Where(x => x.Id == id).Select(x => x.Name).FirstOrDefaultAsync(t)
+                    ?? throw new WorkflowNotFoundException("Workflow");
+                query = query.Where(r => r.WorkflowId == id);
+            }
+            var runs = await query.OrderByDescending(r => r.CreatedAt).Take(WorkflowLimits.MaxListedRuns)
+                .Select(r => new RunSummary(r.Id, r.WorkflowId, r.WorkflowName, r.Trigger, r.Status, r.CreatedAt, r.StartedAt, r.EndedAt,
+                    r.InputTokens + r.OutputTokens, r.CostUsd, r.Error))
+                .ToListAsync(t);
+            return new RunList(w.Org, workflowId, name, runs);
         }, ct);
 
     public Task<RunDetail> RunAsync(Actor actor, OrgRef org, Guid runId, CancellationToken ct) =>
