@@ -34,6 +34,12 @@ public sealed class WorkflowSchedulerOptions
 
     /// <summary>How long an idle node waits before it looks for due triggers again; unset: Quartz's default (30 s).</summary>
     public TimeSpan? IdleWaitTime { get; set; }
+
+    /// <summary>
+    /// Whether storing a job and its trigger (every queued run does) takes the cluster-wide <c>TRIGGER_ACCESS</c> row lock;
+    /// unset: Quartz's default (it does). A run's job and trigger are keyed by the new run's id, so no two nodes store the same one.
+    /// </summary>
+    public bool? LockOnInsert { get; set; }
 }
 
 /// <summary>A cron expression and time zone that cannot be a schedule; the message is safe to show.</summary>

@@ -68,6 +68,10 @@ public static class WorkflowsServiceCollectionExtensions
                     o.TablePrefix = "quartz.qrtz_";
                     o.StoreJobDataAsStrings = true;
                     o.MisfireThreshold = options.MisfireThreshold;
+                    if (options.LockOnInsert is { } lockOnInsert)
+                    {
+                        o.LockOnInsert = lockOnInsert;
+                    }
                 });
                 store.UseSystemTextJsonSerializer();
                 store.UseClustering(c =>

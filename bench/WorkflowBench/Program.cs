@@ -50,269 +50,310 @@ void Say(string line)
 }
 
 var started = Stopwatch.StartNew();
-await using var database = await TestDatabase.CreateAsync();
-var masterKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-var mailFolder = Path.Combine(Path.GetTempPath(), "agentspace-bench-wf-mail-" + Guid.NewGuid().ToString("N"));
-Say($"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores (nproc), {CpuModel()}, {MemTotal()}, {Environment.OSVersion}, " +
-    $".NET {Environment.Version}; PostgreSQL {await database.ScalarAsAdminAsync<string>("show server_version")} on 127.0.0.1, fsync {await database.ScalarAsAdminAsync<string>("show fsync")}, " +
-    $"max_connections {await database.ScalarAsAdminAsync<string>("show max_connections")}; {Git()}");
-Say($"load before setup: {Load()}");
-
-// ---- setup, through the app's services (no scheduler started in this process) ----
-var workflows = new List<(Guid Org, string Schema, Guid Workflow, int Offset)>();
-await using (var setup = SetupServices(database.AppConnectionString, masterKey, mailFolder))
+var database = await TestDatabase.CreateAsync();
+try
 {
-    await setup.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(default);
-    var owner = await NewUserAsync(setup, "wf-bench-owner@bench.test");
-    var orgs = new (Guid Id, string Slug)[tenants];
-    var watch = Stopwatch.StartNew();
-    await Parallel.ForEachAsync(Enumerable.Range(0, tenants), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (i, ct) =>
+    var masterKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    var mailFolder = Path.Combine(Path.GetTempPath(), "agentspace-bench-wf-mail-" + Guid.NewGuid().ToString("N"));
+    Say($"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; machine: {Environment.ProcessorCount} cores (nproc), {CpuModel()}, {MemTotal()}, {Environment.OSVersion}, " +
+        $".NET {Environment.Version}; PostgreSQL {await database.ScalarAsAdminAsync<string>("show server_version")} on 127.0.0.1, fsync {await database.ScalarAsAdminAsync<string>("show fsync")}, " +
+        $"max_connections {await database.ScalarAsAdminAsync<string>("show max_connections")}; {Git()}");
+    Say($"load before setup: {Load()}");
+
+    // ---- setup, through the app's services (no scheduler started in this process) ----
+    var workflows = new List<(Guid Org, string Schema, Guid Workflow, int Offset)>();
+    await using (var setup = SetupServices(database.AppConnectionString, masterKey, mailFolder))
     {
-        await using var scope = setup.CreateAsyncScope();
-        var org = await scope.ServiceProvider.GetRequiredService<OrganizationService>().CreateAsync(owner, $"wf-bench-{i:D4}", $"Workflow bench {i}", ct);
-        orgs[i] = (org.Id, org.Slug);
-    });
-    Say($"setup: {tenants} organizations created (OrganizationService.CreateAsync: schema, role, tenant migrations) in {watch.Elapsed.TotalSeconds:F0} s");
-    var schemas = new Dictionary<Guid, string>();
+        await setup.GetRequiredService<SchemaMigrator>().MigratePlatformAsync(default);
+        var owner = await NewUserAsync(setup, "wf-bench-owner@bench.test");
+        var orgs = new (Guid Id, string Slug)[tenants];
+        var watch = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, tenants), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (i, ct) =>
+        {
+            await using var scope = setup.CreateAsyncScope();
+            var org = await scope.ServiceProvider.GetRequiredService<OrganizationService>().CreateAsync(owner, $"wf-bench-{i:D4}", $"Workflow bench {i}", ct);
+            orgs[i] = (org.Id, org.Slug);
+        });
+        Say($"setup: {tenants} organizations created (OrganizationService.CreateAsync: schema, role, tenant migrations) in {watch.Elapsed.TotalSeconds:F0} s");
+        var schemas = new Dictionary<Guid, string>();
+        await using (var conn = new NpgsqlConnection(database.AdminConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand("select id, schema_name from platform.organizations", conn);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                schemas[reader.GetGuid(0)] = reader.GetString(1);
+            }
+        }
+        watch.Restart();
+        var made = new (Guid Org, string Schema, Guid Workflow, int Offset)[tenants * perTenant];
+        await Parallel.ForEachAsync(Enumerable.Range(0, tenants * perTenant), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (g, ct) =>
+        {
+            var (orgId, slug) = orgs[g / perTenant];
+            var offset = g % every;
+            await using var scope = setup.CreateAsyncScope();
+            var input = new WorkflowInput($"Schedule {g % perTenant}", "Benchmark schedule",
+                [new WorkflowStep { Name = "check", Kind = StepKinds.Condition, Text = "tick", Pattern = "tick", OnMatch = ConditionActions.Continue }],
+                Cron(offset), "UTC", true);
+            var id = await scope.ServiceProvider.GetRequiredService<WorkflowService>().SaveAsync(owner, slug, null, input, ct);
+            made[g] = (orgId, schemas[orgId], id, offset);
+        });
+        workflows.AddRange(made);
+        Say($"setup: {made.Length} workflows saved with a schedule (WorkflowService.SaveAsync, {parallel} at a time) in {watch.Elapsed.TotalSeconds:F0} s; " +
+            $"cron: {(every == 1 ? "\"* * * * *\" for all" : $"\"<o>-59/{every} * * * *\" with offset o = index mod {every}")}, UTC");
+    }
+    var triggers = await database.ScalarAsAdminAsync<long>("select count(*) from quartz.qrtz_cron_triggers");
+    var jobGroups = await database.ScalarAsAdminAsync<long>("select count(distinct job_group) from quartz.qrtz_job_details");
+    Say($"setup: Quartz store holds {triggers} cron triggers, jobs in {jobGroups} groups (one per organization)");
+    await InstallRunRecorderAsync(database, workflows.Select(w => w.Schema).Distinct());
+    var offsetOf = workflows.ToDictionary(w => w.Workflow, w => w.Offset);
+
+    // ---- two App.dll processes ----
+    var environment = new Dictionary<string, string>
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["Database__MigrateOnStartup"] = "false",
+        ["Email__PickupDirectory"] = mailFolder,
+        ["Vault__MasterKey"] = masterKey,
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
+        ["Workflows__Scheduler__Enabled"] = "true",
+    };
+    foreach (var setting in nodeSettings)
+    {
+        var eq = setting.IndexOf('=', StringComparison.Ordinal);
+        environment[setting[..eq]] = setting[(eq + 1)..];
+    }
+    var settingsShown = nodeSettings.Count == 0 ? "app defaults" : string.Join(", ", nodeSettings);
+    Say($"nodes: 2 App.dll processes (Release, Development environment, plain http, server GC), Workflows:Scheduler:Enabled=true, {settingsShown}; " +
+        "scheduler options (WorkflowSchedulerOptions defaults unless set above): MaxConcurrency 10, CheckinInterval 5 s, CheckinMisfireThreshold 15 s, MisfireThreshold 60 s");
+    var nodes = new List<Node>();
+    var instances = new Dictionary<string, string>();
+    foreach (var name in new[] { "node-a", "node-b" })
+    {
+        var env = new Dictionary<string, string>(environment)
+        {
+            ["ConnectionStrings__Default"] = new NpgsqlConnectionStringBuilder(database.AppConnectionString) { ApplicationName = name }.ConnectionString,
+        };
+        var node = await Node.StartAsync(name, env);
+        nodes.Add(node);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var known = await SchedulerInstancesAsync(database);
+            var fresh = known.Where(k => !instances.ContainsKey(k)).ToList();
+            if (fresh.Count == 1)
+            {
+                instances[fresh[0]] = name;
+                break;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{name}'s scheduler did not join the cluster (instances: {string.Join(", ", known)}).");
+            }
+            await Task.Delay(200);
+        }
+        Console.WriteLine($"{name} up (pid {node.Pid}), scheduler instance {instances.First(i => i.Value == name).Key}");
+    }
+    var nodeA = nodes[0];
+    var nodeB = nodes[1];
+
+    var first = NextMinute(DateTimeOffset.UtcNow.AddSeconds(5));
+    var windowStart = first.AddMinutes(warmup);
+    var windowEnd = windowStart.AddMinutes(minutes);
+    Console.WriteLine($"warm-up firings from {first:HH:mm}, measured window {windowStart:HH:mm:ss}–{windowEnd:HH:mm:ss} UTC");
+    await WaitUntilAsync(windowStart.AddSeconds(-1), database, "warm-up");
+    var loadBefore = Load();
+    var cpuBefore = (A: nodeA.CpuTime(), B: nodeB.CpuTime(), Machine: MachineCpu());
+    var loads = new List<double>();
+    await WaitUntilAsync(windowEnd.AddSeconds(-1), database, "window", loads);
+    var cpuAfter = (A: nodeA.CpuTime(), B: nodeB.CpuTime(), Machine: MachineCpu());
+    var loadAfter = Load();
+    var windowSeconds = (windowEnd - windowStart).TotalSeconds;
+
+    // ---- failover: SIGKILL node-b a moment after the next minute's firings began ----
+    DateTimeOffset? killAt = null;
+    DateTimeOffset? takeoverAt = null;
+    string firedBefore = "", firedAfter = "";
+    var failoverBoundary = windowEnd;
+    var failoverLoad = "";
+    if (failover)
+    {
+        // Killed once it has taken up a few of this minute's runs (so runs are in flight on it), or at the latest --kill-by-ms
+        // after the minute began; its share of the minute's firings not yet fired is then the survivor's.
+        var wait = failoverBoundary - DateTimeOffset.UtcNow;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+        var latest = failoverBoundary.AddMilliseconds(killByMs);
+        while (DateTimeOffset.UtcNow < latest && await TakeUpsSinceAsync(database, nodeB.Name, failoverBoundary) < killAfterRuns)
+        {
+            await Task.Delay(50);
+        }
+        firedBefore = await FiredTriggersAsync(database, instances);
+        nodeB.Kill();
+        killAt = DateTimeOffset.UtcNow;
+        Console.WriteLine($"killed node-b (SIGKILL) at {killAt:HH:mm:ss.fff}");
+        var deadInstance = instances.First(i => i.Value == nodeB.Name).Key;
+        var deadline = killAt.Value.AddSeconds(90);
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            var known = await SchedulerInstancesAsync(database);
+            if (!known.Contains(deadInstance))
+            {
+                takeoverAt = DateTimeOffset.UtcNow;
+                break;
+            }
+            await Task.Delay(100);
+        }
+        firedAfter = await FiredTriggersAsync(database, instances);
+        await WaitUntilAsync(failoverBoundary.AddMinutes(2).AddSeconds(-1), database, "after the kill");
+        failoverLoad = Load();
+    }
+    // Let the last firings' runs end (a minute at most).
+    var runs = await RunsAsync(database, workflows.Select(w => w.Schema).Distinct());
+    for (var i = 0; i < 12 && runs.Any(r => !RunStatus.IsFinal(r.Status)); i++)
+    {
+        await Task.Delay(5000);
+        runs = await RunsAsync(database, workflows.Select(w => w.Schema).Distinct());
+    }
+    var events = await RunEventsAsync(database);
+
+    // ---- analysis ----
+    var appOfInsert = events.Where(e => e.Op == "insert").GroupBy(e => e.RunId).ToDictionary(g => g.Key, g => g.First().App);
+    var appOfInstance = new Dictionary<string, string>(instances);
+    var firings = new List<Firing>();
+    foreach (var run in runs.Where(r => r.Trigger == RunTriggers.Schedule && r.TriggerKey is not null))
+    {
+        var key = DateTimeOffset.ParseExact(run.TriggerKey!["schedule:".Length..], "yyyy-MM-dd'T'HH:mm:ss'Z'", inv, DateTimeStyles.AssumeUniversal);
+        var offset = offsetOf[run.WorkflowId];
+        var onGrid = key.Second == 0 && key.Minute % every == offset;
+        // A firing Quartz treated as misfired (more than MisfireThreshold late) is fired "now" under a new fire time;
+        // its slot is the grid time it stood for.
+        var slot = onGrid ? key : PreviousSlot(key, offset);
+        firings.Add(new Firing(run, slot, onGrid, appOfInsert.GetValueOrDefault(run.Id, "?"),
+            run.Node is { } n ? appOfInstance.GetValueOrDefault(n, n) : "-"));
+    }
+
+    Say("");
+    Say($"[1] fire lag over {minutes} minutes ({windowStart:HH:mm}–{windowEnd:HH:mm} UTC, {minutes} firing minutes), both nodes up; {loadBefore} before, {loadAfter} after, " +
+        $"1-min load during min {loads.DefaultIfEmpty().Min():F2} max {loads.DefaultIfEmpty().Max():F2}");
+    var window = Analyse(firings, workflows, windowStart, windowEnd, every);
+    foreach (var line in window.Lines)
+    {
+        Say("  " + line);
+    }
+    Say($"  per process: fired (inserted the run) node-a {window.InWindow.Count(f => f.FiredBy == nodeA.Name)}, node-b {window.InWindow.Count(f => f.FiredBy == nodeB.Name)}; " +
+        $"ran (took the run up last) node-a {window.InWindow.Count(f => f.RanBy == nodeA.Name)}, node-b {window.InWindow.Count(f => f.RanBy == nodeB.Name)}");
+    Say($"  CPU over the window: node-a {Pct(cpuAfter.A - cpuBefore.A, windowSeconds)} of one core, node-b {Pct(cpuAfter.B - cpuBefore.B, windowSeconds)}; " +
+        $"whole machine busy {MachineBusy(cpuBefore.Machine, cpuAfter.Machine)} of {Environment.ProcessorCount} cores (everything on it: PostgreSQL, both nodes, other users)");
+    Say($"  duplicate firings refused by the unique (workflow, trigger key) index, from the nodes' logs (whole run): node-a {nodeA.Duplicates}, node-b {nodeB.Duplicates}; error lines logged: node-a {nodeA.Errors}, node-b {nodeB.Errors}");
+
+    if (failover && killAt is { } kill)
+    {
+        Say("");
+        Say($"[2] failover: node-b killed with SIGKILL at {kill:HH:mm:ss.fff}, {(kill - failoverBoundary).TotalMilliseconds:F0} ms after the {failoverBoundary:HH:mm} firings were due " +
+            $"(once it had taken up {killAfterRuns} of their runs, or {killByMs} ms at the latest); load after: {failoverLoad}");
+        Say($"  Quartz fired-trigger rows just before the kill: {firedBefore}; after the takeover: {firedAfter}");
+        Say(takeoverAt is { } t
+            ? $"  node-a removed node-b from the cluster (its qrtz_scheduler_state row deleted, recovery done) {(t - kill).TotalSeconds:F1} s after the kill " +
+              "(bounded by CheckinMisfireThreshold 15 s + CheckinInterval 5 s)"
+            : "  node-b's qrtz_scheduler_state row was still there 90 s after the kill");
+        var due = Analyse(firings, workflows, failoverBoundary, failoverBoundary.AddMinutes(1), every);
+        var dueFirings = due.InWindow;
+        var beforeKill = dueFirings.Where(f => f.Run.CreatedAt <= kill).ToList();
+        var afterKill = dueFirings.Where(f => f.Run.CreatedAt > kill).ToList();
+        Say($"  the {failoverBoundary:HH:mm} firings ({due.Expected} due): {beforeKill.Count} stored before the kill (node-a {beforeKill.Count(f => f.FiredBy == nodeA.Name)}, node-b {beforeKill.Count(f => f.FiredBy == nodeB.Name)}), " +
+            $"{afterKill.Count} after (node-a {afterKill.Count(f => f.FiredBy == nodeA.Name)}, node-b {afterKill.Count(f => f.FiredBy == nodeB.Name)}); missed {due.Missed}, doubles {due.Doubles}");
+        if (afterKill.Count > 0)
+        {
+            var since = afterKill.Select(f => (f.Run.CreatedAt - kill).TotalSeconds).Order().ToList();
+            var afterTakeover = takeoverAt is { } over ? afterKill.Count(f => f.Run.CreatedAt > over) : 0;
+            Say($"  stored after the kill, all by node-a, seconds after it: median {since[since.Count / 2]:F2}, last {since[^1]:F2}; {afterTakeover} only after node-b was removed from the cluster");
+            Say($"  => every firing of that minute still to fire when node-b died was fired by node-a within {since[^1]:F1} s of the kill");
+        }
+        var inFlight = events.Where(e => e.Op == "update" && e.App == nodeB.Name && e.At <= kill).Select(e => e.RunId).ToHashSet();
+        var byId = runs.ToDictionary(r => r.Id);
+        var cut = inFlight.Where(id => byId.TryGetValue(id, out var r) && (r.EndedAt is null || r.EndedAt > kill)).ToList();
+        Say($"  runs node-b had taken up and not ended when it died: {cut.Count}");
+        foreach (var line in due.Lines)
+        {
+            Say("  " + due.Label + line);
+        }
+        var next = Analyse(firings, workflows, failoverBoundary.AddMinutes(1), failoverBoundary.AddMinutes(2), every);
+        foreach (var line in next.Lines)
+        {
+            Say("  " + next.Label + line);
+        }
+        Say($"  {next.Label}per process: fired node-a {next.InWindow.Count(f => f.FiredBy == nodeA.Name)}, node-b {next.InWindow.Count(f => f.FiredBy == nodeB.Name)}");
+        var resumed = runs.Where(r => r.Attempts > 1).ToList();
+        var takeUps = events.Where(e => e.Op == "update" && e.Attempts > 1).ToList();
+        Say($"  runs taken up again after the crash (attempts > 1, recovery requested): {resumed.Count}" +
+            (resumed.Count > 0
+                ? $"; taken up again {Secs(takeUps.Select(e => (e.At - kill).TotalSeconds))} after the kill, ended {Secs(resumed.Where(r => r.EndedAt is not null).Select(r => (r.EndedAt!.Value - kill).TotalSeconds))} after it; " +
+                  $"final states: {string.Join(", ", resumed.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}"
+                : ""));
+    }
+    // The schedules go on firing while the last runs drain: only runs of the measured minutes count as stuck.
+    var measuredEnd = failover ? failoverBoundary.AddMinutes(2) : windowEnd;
+    var stuck = firings.Where(f => f.Slot < measuredEnd && !RunStatus.IsFinal(f.Run.Status)).Select(f => f.Run).ToList();
+    var later = runs.Count(r => !RunStatus.IsFinal(r.Status)) - stuck.Count;
+    Say($"  runs of the measured minutes not ended at the end (60 s after the last measured firing): {stuck.Count}" + (stuck.Count > 0
+        ? $" ({string.Join(", ", stuck.GroupBy(r => (r.Status, r.Node is { } n ? appOfInstance.GetValueOrDefault(n, n) : "no node")).Select(g => $"{g.Key.Status} on {g.Key.Item2}: {g.Count()}"))}; " +
+          $"fire times {string.Join(", ", stuck.Select(r => r.TriggerKey).Distinct().Order())})"
+        : "") + $"; runs of later firings still in progress: {later}");
+    Say($"whole run {started.Elapsed.TotalMinutes:F1} min; load at the end: {Load()}");
+
+    foreach (var node in nodes)
+    {
+        await node.DisposeAsync();
+    }
+    Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+    await File.WriteAllLinesAsync(output, report);
+    Console.WriteLine($"written to {output}");
+    if (Directory.Exists(mailFolder))
+    {
+        Directory.Delete(mailFolder, recursive: true);
+    }
+}
+finally
+{
+    await DropAsync(database);
+}
+return;
+
+// Drops the database and its 500 tenant roles with no statement timeout: on the shared cluster a DROP ROLE can wait
+// behind other people's transactions for longer than the default 30 s.
+static async Task DropAsync(TestDatabase database)
+{
+    var roles = new List<string>();
     await using (var conn = new NpgsqlConnection(database.AdminConnectionString))
     {
         await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand("select id, schema_name from platform.organizations", conn);
+        await using var cmd = new NpgsqlCommand("select nspname from pg_namespace where nspname ~ '^t_[a-z0-9]{8,32}$'", conn) { CommandTimeout = 0 };
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            schemas[reader.GetGuid(0)] = reader.GetString(1);
+            roles.Add(TenantSchemaName.Parse(reader.GetString(0)).Value);
         }
     }
-    watch.Restart();
-    var made = new (Guid Org, string Schema, Guid Workflow, int Offset)[tenants * perTenant];
-    await Parallel.ForEachAsync(Enumerable.Range(0, tenants * perTenant), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (g, ct) =>
+    NpgsqlConnection.ClearAllPools();
+    var (_, admin) = TestDatabase.Connections();
+    await using var server = new NpgsqlConnection(admin);
+    await server.OpenAsync();
+    await using (var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database.Name} WITH (FORCE)", server) { CommandTimeout = 0 })
     {
-        var (orgId, slug) = orgs[g / perTenant];
-        var offset = g % every;
-        await using var scope = setup.CreateAsyncScope();
-        var input = new WorkflowInput($"Schedule {g % perTenant}", "Benchmark schedule",
-            [new WorkflowStep { Name = "check", Kind = StepKinds.Condition, Text = "tick", Pattern = "tick", OnMatch = ConditionActions.Continue }],
-            Cron(offset), "UTC", true);
-        var id = await scope.ServiceProvider.GetRequiredService<WorkflowService>().SaveAsync(owner, slug, null, input, ct);
-        made[g] = (orgId, schemas[orgId], id, offset);
-    });
-    workflows.AddRange(made);
-    Say($"setup: {made.Length} workflows saved with a schedule (WorkflowService.SaveAsync, {parallel} at a time) in {watch.Elapsed.TotalSeconds:F0} s; " +
-        $"cron: {(every == 1 ? "\"* * * * *\" for all" : $"\"<o>-59/{every} * * * *\" with offset o = index mod {every}")}, UTC");
-}
-var triggers = await database.ScalarAsAdminAsync<long>("select count(*) from quartz.qrtz_cron_triggers");
-var jobGroups = await database.ScalarAsAdminAsync<long>("select count(distinct job_group) from quartz.qrtz_job_details");
-Say($"setup: Quartz store holds {triggers} cron triggers, jobs in {jobGroups} groups (one per organization)");
-await InstallRunRecorderAsync(database, workflows.Select(w => w.Schema).Distinct());
-var offsetOf = workflows.ToDictionary(w => w.Workflow, w => w.Offset);
-
-// ---- two App.dll processes ----
-var environment = new Dictionary<string, string>
-{
-    ["ASPNETCORE_ENVIRONMENT"] = "Development",
-    ["Database__MigrateOnStartup"] = "false",
-    ["Email__PickupDirectory"] = mailFolder,
-    ["Vault__MasterKey"] = masterKey,
-    ["Logging__LogLevel__Default"] = "Warning",
-    ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
-    ["Workflows__Scheduler__Enabled"] = "true",
-};
-foreach (var setting in nodeSettings)
-{
-    var eq = setting.IndexOf('=', StringComparison.Ordinal);
-    environment[setting[..eq]] = setting[(eq + 1)..];
-}
-var settingsShown = nodeSettings.Count == 0 ? "app defaults" : string.Join(", ", nodeSettings);
-Say($"nodes: 2 App.dll processes (Release, Development environment, plain http, server GC), Workflows:Scheduler:Enabled=true, {settingsShown}; " +
-    "scheduler options (WorkflowSchedulerOptions defaults unless set above): MaxConcurrency 10, CheckinInterval 5 s, CheckinMisfireThreshold 15 s, MisfireThreshold 60 s");
-var nodes = new List<Node>();
-var instances = new Dictionary<string, string>();
-foreach (var name in new[] { "node-a", "node-b" })
-{
-    var env = new Dictionary<string, string>(environment)
-    {
-        ["ConnectionStrings__Default"] = new NpgsqlConnectionStringBuilder(database.AppConnectionString) { ApplicationName = name }.ConnectionString,
-    };
-    var node = await Node.StartAsync(name, env);
-    nodes.Add(node);
-    var deadline = DateTime.UtcNow.AddSeconds(60);
-    while (true)
-    {
-        var known = await SchedulerInstancesAsync(database);
-        var fresh = known.Where(k => !instances.ContainsKey(k)).ToList();
-        if (fresh.Count == 1)
-        {
-            instances[fresh[0]] = name;
-            break;
-        }
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException($"{name}'s scheduler did not join the cluster (instances: {string.Join(", ", known)}).");
-        }
-        await Task.Delay(200);
+        await drop.ExecuteNonQueryAsync();
     }
-    Console.WriteLine($"{name} up (pid {node.Pid}), scheduler instance {instances.First(i => i.Value == name).Key}");
-}
-var nodeA = nodes[0];
-var nodeB = nodes[1];
-
-var first = NextMinute(DateTimeOffset.UtcNow.AddSeconds(5));
-var windowStart = first.AddMinutes(warmup);
-var windowEnd = windowStart.AddMinutes(minutes);
-Console.WriteLine($"warm-up firings from {first:HH:mm}, measured window {windowStart:HH:mm:ss}–{windowEnd:HH:mm:ss} UTC");
-await WaitUntilAsync(windowStart.AddSeconds(-1), database, "warm-up");
-var loadBefore = Load();
-var cpuBefore = (A: nodeA.CpuTime(), B: nodeB.CpuTime(), Machine: MachineCpu());
-var loads = new List<double>();
-await WaitUntilAsync(windowEnd.AddSeconds(-1), database, "window", loads);
-var cpuAfter = (A: nodeA.CpuTime(), B: nodeB.CpuTime(), Machine: MachineCpu());
-var loadAfter = Load();
-var windowSeconds = (windowEnd - windowStart).TotalSeconds;
-
-// ---- failover: SIGKILL node-b a moment after the next minute's firings began ----
-DateTimeOffset? killAt = null;
-DateTimeOffset? takeoverAt = null;
-string firedBefore = "", firedAfter = "";
-var failoverBoundary = windowEnd;
-var failoverLoad = "";
-if (failover)
-{
-    // Killed once it has taken up a few of this minute's runs (so runs are in flight on it), or at the latest --kill-by-ms
-    // after the minute began; its share of the minute's firings not yet fired is then the survivor's.
-    var wait = failoverBoundary - DateTimeOffset.UtcNow;
-    if (wait > TimeSpan.Zero)
+    foreach (var role in roles)
     {
-        await Task.Delay(wait);
+        await using var dropRole = new NpgsqlCommand($"DROP ROLE IF EXISTS \"{role}\"", server) { CommandTimeout = 0 };
+        await dropRole.ExecuteNonQueryAsync();
     }
-    var latest = failoverBoundary.AddMilliseconds(killByMs);
-    while (DateTimeOffset.UtcNow < latest && await TakeUpsSinceAsync(database, nodeB.Name, failoverBoundary) < killAfterRuns)
-    {
-        await Task.Delay(50);
-    }
-    firedBefore = await FiredTriggersAsync(database, instances);
-    nodeB.Kill();
-    killAt = DateTimeOffset.UtcNow;
-    Console.WriteLine($"killed node-b (SIGKILL) at {killAt:HH:mm:ss.fff}");
-    var deadInstance = instances.First(i => i.Value == nodeB.Name).Key;
-    var deadline = killAt.Value.AddSeconds(90);
-    while (DateTimeOffset.UtcNow < deadline)
-    {
-        var known = await SchedulerInstancesAsync(database);
-        if (!known.Contains(deadInstance))
-        {
-            takeoverAt = DateTimeOffset.UtcNow;
-            break;
-        }
-        await Task.Delay(100);
-    }
-    firedAfter = await FiredTriggersAsync(database, instances);
-    await WaitUntilAsync(failoverBoundary.AddMinutes(2).AddSeconds(-1), database, "after the kill");
-    failoverLoad = Load();
+    Console.WriteLine($"dropped database {database.Name} and its {roles.Count} tenant roles");
 }
-// Let the last firings' runs end.
-var lastBoundary = failover ? failoverBoundary.AddMinutes(1) : windowEnd.AddMinutes(-1);
-var runs = await RunsAsync(database, workflows.Select(w => w.Schema).Distinct());
-for (var i = 0; i < 12 && runs.Any(r => !RunStatus.IsFinal(r.Status)); i++)
-{
-    await Task.Delay(5000);
-    runs = await RunsAsync(database, workflows.Select(w => w.Schema).Distinct());
-}
-var events = await RunEventsAsync(database);
-
-// ---- analysis ----
-var appOfInsert = events.Where(e => e.Op == "insert").GroupBy(e => e.RunId).ToDictionary(g => g.Key, g => g.First().App);
-var appOfInstance = new Dictionary<string, string>(instances);
-var firings = new List<Firing>();
-foreach (var run in runs.Where(r => r.Trigger == RunTriggers.Schedule && r.TriggerKey is not null))
-{
-    var key = DateTimeOffset.ParseExact(run.TriggerKey!["schedule:".Length..], "yyyy-MM-dd'T'HH:mm:ss'Z'", inv, DateTimeStyles.AssumeUniversal);
-    var offset = offsetOf[run.WorkflowId];
-    var onGrid = key.Second == 0 && key.Minute % every == offset;
-    // A firing Quartz treated as misfired (more than MisfireThreshold late) is fired "now" under a new fire time;
-    // its slot is the grid time it stood for.
-    var slot = onGrid ? key : PreviousSlot(key, offset);
-    firings.Add(new Firing(run, slot, onGrid, appOfInsert.GetValueOrDefault(run.Id, "?"),
-        run.Node is { } n ? appOfInstance.GetValueOrDefault(n, n) : "-"));
-}
-
-Say("");
-Say($"[1] fire lag over {minutes} minutes ({windowStart:HH:mm}–{windowEnd:HH:mm} UTC, {minutes} firing minutes), both nodes up; {loadBefore} before, {loadAfter} after, " +
-    $"1-min load during min {loads.DefaultIfEmpty().Min():F2} max {loads.DefaultIfEmpty().Max():F2}");
-var window = Analyse(firings, workflows, windowStart, windowEnd, every);
-foreach (var line in window.Lines)
-{
-    Say("  " + line);
-}
-Say($"  per process: fired (inserted the run) node-a {window.InWindow.Count(f => f.FiredBy == nodeA.Name)}, node-b {window.InWindow.Count(f => f.FiredBy == nodeB.Name)}; " +
-    $"ran (took the run up last) node-a {window.InWindow.Count(f => f.RanBy == nodeA.Name)}, node-b {window.InWindow.Count(f => f.RanBy == nodeB.Name)}");
-Say($"  CPU over the window: node-a {Pct(cpuAfter.A - cpuBefore.A, windowSeconds)} of one core, node-b {Pct(cpuAfter.B - cpuBefore.B, windowSeconds)}; " +
-    $"whole machine busy {MachineBusy(cpuBefore.Machine, cpuAfter.Machine)} of {Environment.ProcessorCount} cores (everything on it: PostgreSQL, both nodes, other users)");
-Say($"  duplicate firings refused by the unique (workflow, trigger key) index, from the nodes' logs (whole run): node-a {nodeA.Duplicates}, node-b {nodeB.Duplicates}; error lines logged: node-a {nodeA.Errors}, node-b {nodeB.Errors}");
-
-if (failover && killAt is { } kill)
-{
-    Say("");
-    Say($"[2] failover: node-b killed with SIGKILL at {kill:HH:mm:ss.fff}, {(kill - failoverBoundary).TotalMilliseconds:F0} ms after the {failoverBoundary:HH:mm} firings were due " +
-        $"(once it had taken up {killAfterRuns} of their runs, or {killByMs} ms at the latest); load after: {failoverLoad}");
-    Say($"  Quartz fired-trigger rows just before the kill: {firedBefore}; after the takeover: {firedAfter}");
-    Say(takeoverAt is { } t
-        ? $"  node-a removed node-b from the cluster (its qrtz_scheduler_state row deleted, recovery done) {(t - kill).TotalSeconds:F1} s after the kill " +
-          "(bounded by CheckinMisfireThreshold 15 s + CheckinInterval 5 s)"
-        : "  node-b's qrtz_scheduler_state row was still there 90 s after the kill");
-    var due = Analyse(firings, workflows, failoverBoundary, failoverBoundary.AddMinutes(1), every);
-    var dueFirings = due.InWindow;
-    var beforeKill = dueFirings.Where(f => f.Run.CreatedAt <= kill).ToList();
-    var afterKill = dueFirings.Where(f => f.Run.CreatedAt > kill).ToList();
-    Say($"  the {failoverBoundary:HH:mm} firings ({due.Expected} due): {beforeKill.Count} stored before the kill (node-a {beforeKill.Count(f => f.FiredBy == nodeA.Name)}, node-b {beforeKill.Count(f => f.FiredBy == nodeB.Name)}), " +
-        $"{afterKill.Count} after (node-a {afterKill.Count(f => f.FiredBy == nodeA.Name)}, node-b {afterKill.Count(f => f.FiredBy == nodeB.Name)}); missed {due.Missed}, doubles {due.Doubles}");
-    if (afterKill.Count > 0)
-    {
-        var since = afterKill.Select(f => (f.Run.CreatedAt - kill).TotalSeconds).Order().ToList();
-        var afterTakeover = takeoverAt is { } over ? afterKill.Count(f => f.Run.CreatedAt > over) : 0;
-        Say($"  stored after the kill, all by node-a, seconds after it: median {since[since.Count / 2]:F2}, last {since[^1]:F2}; {afterTakeover} only after node-b was removed from the cluster");
-        Say($"  => every firing of that minute still to fire when node-b died was fired by node-a within {since[^1]:F1} s of the kill");
-    }
-    var inFlight = events.Where(e => e.Op == "update" && e.App == nodeB.Name && e.At <= kill).Select(e => e.RunId).ToHashSet();
-    var byId = runs.ToDictionary(r => r.Id);
-    var cut = inFlight.Where(id => byId.TryGetValue(id, out var r) && (r.EndedAt is null || r.EndedAt > kill)).ToList();
-    Say($"  runs node-b had taken up and not ended when it died: {cut.Count}");
-    foreach (var line in due.Lines)
-    {
-        Say("  " + due.Label + line);
-    }
-    var next = Analyse(firings, workflows, failoverBoundary.AddMinutes(1), failoverBoundary.AddMinutes(2), every);
-    foreach (var line in next.Lines)
-    {
-        Say("  " + next.Label + line);
-    }
-    Say($"  {next.Label}per process: fired node-a {next.InWindow.Count(f => f.FiredBy == nodeA.Name)}, node-b {next.InWindow.Count(f => f.FiredBy == nodeB.Name)}");
-    var resumed = runs.Where(r => r.Attempts > 1).ToList();
-    var takeUps = events.Where(e => e.Op == "update" && e.Attempts > 1).ToList();
-    Say($"  runs taken up again after the crash (attempts > 1, recovery requested): {resumed.Count}" +
-        (resumed.Count > 0
-            ? $"; taken up again {Secs(takeUps.Select(e => (e.At - kill).TotalSeconds))} after the kill, ended {Secs(resumed.Where(r => r.EndedAt is not null).Select(r => (r.EndedAt!.Value - kill).TotalSeconds))} after it; " +
-              $"final states: {string.Join(", ", resumed.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}"
-            : ""));
-}
-var stuck = runs.Where(r => !RunStatus.IsFinal(r.Status)).ToList();
-Say($"  runs not ended at the end (60 s after the last firing): {stuck.Count}" + (stuck.Count > 0
-    ? $" ({string.Join(", ", stuck.GroupBy(r => (r.Status, r.Node is { } n ? appOfInstance.GetValueOrDefault(n, n) : "no node")).Select(g => $"{g.Key.Status} on {g.Key.Item2}: {g.Count()}"))})"
-    : ""));
-Say($"whole run {started.Elapsed.TotalMinutes:F1} min; load at the end: {Load()}");
-
-foreach (var node in nodes)
-{
-    await node.DisposeAsync();
-}
-Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-await File.WriteAllLinesAsync(output, report);
-Console.WriteLine($"written to {output}");
-if (Directory.Exists(mailFolder))
-{
-    Directory.Delete(mailFolder, recursive: true);
-}
-return;
 
 // ---------------------------------------------------------------------------------------------------------------
 
