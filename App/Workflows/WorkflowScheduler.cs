@@ -22,6 +22,24 @@ public sealed class WorkflowSchedulerOptions
 
     /// <summary>How late a firing may start before it counts as missed (then the misfire policy decides).</summary>
     public TimeSpan MisfireThreshold { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How many due triggers a node claims in one round; unset: Quartz's own choice (on a database store, the thread
+    /// pool's size). At most <see cref="MaxConcurrency"/>: a claimed trigger waits for a free thread on that node.
+    /// </summary>
+    public int? MaxBatchSize { get; set; }
+
+    /// <summary>How far ahead of its fire time a trigger may be claimed into a round (and so fire early); unset: Quartz's default, none.</summary>
+    public TimeSpan? BatchFireAheadWindow { get; set; }
+
+    /// <summary>How long an idle node waits before it looks for due triggers again; unset: Quartz's default (30 s).</summary>
+    public TimeSpan? IdleWaitTime { get; set; }
+
+    /// <summary>
+    /// Whether storing a job and its trigger (every queued run does) takes the cluster-wide <c>TRIGGER_ACCESS</c> row lock;
+    /// unset: Quartz's default (it does). A run's job and trigger are keyed by the new run's id, so no two nodes store the same one.
+    /// </summary>
+    public bool? LockOnInsert { get; set; }
 }
 
 /// <summary>A cron expression and time zone that cannot be a schedule; the message is safe to show.</summary>

@@ -24,6 +24,10 @@ public static class WorkflowsServiceCollectionExtensions
             .Validate(o => o.MaxConcurrency is >= 1 and <= 200, "Workflows:Scheduler:MaxConcurrency must be between 1 and 200.")
             .Validate(o => o.CheckinInterval > TimeSpan.Zero && o.CheckinMisfireThreshold > o.CheckinInterval,
                 "Workflows:Scheduler:CheckinMisfireThreshold must be longer than CheckinInterval.")
+            .Validate(o => o.MaxBatchSize is null || (o.MaxBatchSize >= 1 && o.MaxBatchSize <= o.MaxConcurrency),
+                "Workflows:Scheduler:MaxBatchSize must be between 1 and MaxConcurrency.")
+            .Validate(o => o.BatchFireAheadWindow is null || o.BatchFireAheadWindow >= TimeSpan.Zero, "Workflows:Scheduler:BatchFireAheadWindow must not be negative.")
+            .Validate(o => o.IdleWaitTime is null || o.IdleWaitTime >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:IdleWaitTime must be at least one second.")
             .ValidateOnStart();
         services.AddOptions<WorkflowRunLimitOptions>()
             .BindConfiguration(WorkflowRunLimitOptions.Section)
@@ -38,6 +42,19 @@ public static class WorkflowsServiceCollectionExtensions
             {
                 s.InstanceName = "agentspace-workflows";
                 s.GenerateInstanceId = true;
+                // Unset, each stays Quartz's own default; set, it is what the scheduler benchmark (bench/WorkflowBench) varies.
+                if (options.MaxBatchSize is { } batch)
+                {
+                    s.MaxBatchSize = batch;
+                }
+                if (options.BatchFireAheadWindow is { } ahead)
+                {
+                    s.BatchTriggerAcquisitionFireAheadTimeWindow = ahead;
+                }
+                if (options.IdleWaitTime is { } idle)
+                {
+                    s.IdleWaitTime = idle;
+                }
             });
             q.UseDefaultThreadPool(tp => tp.MaxConcurrency = options.MaxConcurrency);
             // Firings are on the wall clock, whatever TimeProvider the app registers (the tests' is frozen).
@@ -56,6 +73,10 @@ public static class WorkflowsServiceCollectionExtensions
                     o.TablePrefix = "quartz.qrtz_";
                     o.StoreJobDataAsStrings = true;
                     o.MisfireThreshold = options.MisfireThreshold;
+                    if (options.LockOnInsert is { } lockOnInsert)
+                    {
+                        o.LockOnInsert = lockOnInsert;
+                    }
                 });
                 store.UseSystemTextJsonSerializer();
                 store.UseClustering(c =>
