@@ -22,6 +22,12 @@ public sealed class WorkflowSchedulerOptions
 
     /// <summary>How late a firing may start before it counts as missed (then the misfire policy decides).</summary>
     public TimeSpan MisfireThreshold { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How often this node looks, in every organization, for runs and effects a stopped node left behind
+    /// (<see cref="WorkflowRecovery"/>); it also looks once as soon as it has joined the cluster.
+    /// </summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>A cron expression and time zone that cannot be a schedule; the message is safe to show.</summary>

@@ -24,6 +24,7 @@ public static class WorkflowsServiceCollectionExtensions
             .Validate(o => o.MaxConcurrency is >= 1 and <= 200, "Workflows:Scheduler:MaxConcurrency must be between 1 and 200.")
             .Validate(o => o.CheckinInterval > TimeSpan.Zero && o.CheckinMisfireThreshold > o.CheckinInterval,
                 "Workflows:Scheduler:CheckinMisfireThreshold must be longer than CheckinInterval.")
+            .Validate(o => o.SweepInterval >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:SweepInterval must be at least one second.")
             .ValidateOnStart();
         var options = configuration.GetSection(WorkflowSchedulerOptions.Section).Get<WorkflowSchedulerOptions>() ?? new WorkflowSchedulerOptions();
         var connectionString = configuration.GetConnectionString("Default") ?? "";
@@ -67,6 +68,7 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddScoped<OutboxDelivery>();
         services.AddScoped<WorkflowRunner>();
         services.AddScoped<WorkflowService>();
+        services.AddScoped<WorkflowRecovery>();
         services.AddOrgNavItem(new OrgNavItem("Workflows", "workflows", Icons.Material.Outlined.AccountTree, OrgRole.Viewer, 40));
         return services;
     }
