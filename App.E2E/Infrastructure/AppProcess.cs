@@ -43,6 +43,25 @@ public sealed class AppProcess : IAsyncDisposable
 
     public string FullOutput => _log.ToString();
 
+    /// <summary>The operating system's id of the app's process.</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>
+    /// Ends the process at once with SIGKILL, as a crash or <c>kill -9</c> would: no shutdown, no hosted service
+    /// stopped, nothing flushed. Returns once the process is gone.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        // Process.Kill sends SIGKILL on Unix.
+        _process.Kill(entireProcessTree: true);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
     public static string AppDll()
     {
         var configuration = typeof(AppProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
