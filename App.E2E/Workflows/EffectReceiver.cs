@@ -12,7 +12,8 @@ public sealed record ReceivedEffect(string Path, string? IdempotencyKey, string 
 /// <summary>
 /// A receiver of workflow HTTP effects on 127.0.0.1, as a careful real one behaves: it records every request that
 /// reaches it (raw deliveries) and applies each idempotency key once, answering a repeat as it answered the first.
-/// Requests to <c>/slow…</c> are answered only after <see cref="SlowFor"/>, so a node can be stopped while it waits.
+/// The first request to a <c>/slow…</c> path is answered only after <see cref="FirstSlowFor"/> (long enough that the node
+/// sending it is surely stopped while it waits, however loaded the machine), later ones after <see cref="SlowFor"/>.
 /// </summary>
 public sealed class EffectReceiver : IAsyncDisposable
 {
@@ -25,7 +26,9 @@ public sealed class EffectReceiver : IAsyncDisposable
 
     public string BaseUrl { get; private set; } = "";
 
-    public TimeSpan SlowFor { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan SlowFor { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan FirstSlowFor { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Every request that reached the receiver, in order, repeats included.</summary>
     public IReadOnlyList<ReceivedEffect> Received => [.. _received];
@@ -33,13 +36,13 @@ public sealed class EffectReceiver : IAsyncDisposable
     /// <summary>Completes when the first request to a <c>/slow</c> path has arrived (before it is answered).</summary>
     public Task SlowReached => _slowReached.Task;
 
-    public static async Task<EffectReceiver> StartAsync(TimeSpan? slowFor = null)
+    public static async Task<EffectReceiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var receiver = new EffectReceiver(app) { SlowFor = slowFor ?? TimeSpan.FromSeconds(4) };
+        var receiver = new EffectReceiver(app);
         app.Map("/{**path}", async (HttpContext http) =>
         {
             using var reader = new StreamReader(http.Request.Body);
@@ -50,8 +53,16 @@ public sealed class EffectReceiver : IAsyncDisposable
             var first = key is null || receiver._applied.TryAdd(key, receiver._applied.Count);
             if (path.StartsWith("/slow", StringComparison.Ordinal))
             {
-                receiver._slowReached.TrySetResult();
-                await Task.Delay(receiver.SlowFor, CancellationToken.None);
+                var firstSlow = receiver._slowReached.TrySetResult();
+                try
+                {
+                    await Task.Delay(firstSlow ? receiver.FirstSlowFor : receiver.SlowFor, http.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The sender went away (killed) before the answer: nothing to answer.
+                    return;
+                }
             }
             http.Response.StatusCode = 200;
             await http.Response.WriteAsync(first ? "applied" : "already applied");

@@ -168,7 +168,7 @@ public sealed class OutboxDelivery(
         operations.RunAsSystemAsync(organizationId, WorkflowRunner.SystemReason, async (w, t) =>
         {
             // Locked rows are skipped, not waited for: a node delivering it now holds the lock only for its claim.
-            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").FirstOrDefaultAsync(t);
+            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").Where(m => m.Id == messageId).FirstOrDefaultAsync(t);
             if (row is null)
             {
                 var exists = await w.Db.Outbox.AsNoTracking().AnyAsync(m => m.Id == messageId, t);
@@ -216,7 +216,7 @@ public sealed class OutboxDelivery(
     public Task<bool> AbandonAsync(Guid organizationId, Guid messageId, string reason, CancellationToken ct) =>
         operations.RunAsSystemAsync(organizationId, WorkflowRunner.SystemReason, async (w, t) =>
         {
-            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").FirstOrDefaultAsync(t);
+            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").Where(m => m.Id == messageId).FirstOrDefaultAsync(t);
             if (row is null || row.Status != OutboxStatus.Pending || row.Attempts > 0 && row.NextAttemptAt > clock.GetUtcNow())
             {
                 return false;

@@ -261,7 +261,7 @@ public sealed class WorkflowRunner(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         return await operations.RunAsSystemAsync(organizationId, SystemReason, async (w, t) =>
         {
-            var run = await w.Db.WorkflowRuns.FromSql($"select * from workflow_runs where id = {runId} for update").FirstAsync(t);
+            var run = await w.Db.WorkflowRuns.FromSql($"select * from workflow_runs where id = {runId} for update").Where(r => r.Id == runId).FirstAsync(t);
             if (onlyIfStatus is not null && run.Status != onlyIfStatus)
             {
                 return false;
