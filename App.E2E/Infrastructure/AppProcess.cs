@@ -17,7 +17,8 @@ namespace AgentSpace.E2E.Infrastructure;
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    // Generous: on a loaded machine two nodes starting at once (the workflow cluster tests) take well over a minute.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan MigrateTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;

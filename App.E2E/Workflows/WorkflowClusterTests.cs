@@ -27,6 +27,9 @@ public sealed partial class WorkflowClusterTests(ITestOutputHelper output)
         {
             // Each firing is logged by the node that fired it: the count of Quartz firings, beside the rows they made.
             ["Logging:LogLevel:AgentSpace.Workflows.WorkflowScheduleJob"] = "Debug",
+            // This test is about firing once and never missing, not about lateness: on a machine loaded enough to
+            // start a firing more than a minute late, Quartz's misfire policy would fire it late under another key.
+            ["Workflows:Scheduler:MisfireThreshold"] = "00:05:00",
         });
 
         // The schedules are stored first (in the shared job store), then both nodes start and split them between them.
@@ -48,7 +51,7 @@ public sealed partial class WorkflowClusterTests(ITestOutputHelper output)
         var (a, b) = (started[0], started[1]);
         while (await nodes.CheckedInNodesAsync() < 2)
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), "Both nodes did not check in to the cluster.");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(240), "Both nodes did not check in to the cluster.");
             await Task.Delay(250);
         }
 
@@ -59,7 +62,7 @@ public sealed partial class WorkflowClusterTests(ITestOutputHelper output)
         var keys = window.Select(t => "schedule:" + t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)).ToHashSet(StringComparer.Ordinal);
         output.WriteLine($"Both nodes joined after {clock.Elapsed.TotalSeconds:F0} s; window {window[0]:HH:mm} to {window[^1]:HH:mm} UTC.");
 
-        // Waits past the last boundary until every run of the window is stored and ended (or a minute has gone by).
+        // Waits past the last boundary until every run of the window is stored and ended (or two minutes have gone by).
         var expected = schedules.Count * Boundaries;
         List<ScheduledRun> runs;
         while (true)
@@ -70,7 +73,7 @@ public sealed partial class WorkflowClusterTests(ITestOutputHelper output)
             {
                 break;
             }
-            Assert.True(DateTimeOffset.UtcNow < window[^1].AddSeconds(60),
+            Assert.True(DateTimeOffset.UtcNow < window[^1].AddSeconds(120),
                 $"{inWindow.Count} of {expected} runs in the window after the last boundary.\nNode A:\n{a.Output}\nNode B:\n{b.Output}");
             await Task.Delay(1000);
         }

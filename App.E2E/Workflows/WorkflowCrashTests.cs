@@ -12,7 +12,7 @@ namespace AgentSpace.E2E.Workflows;
 /// </summary>
 public sealed class WorkflowCrashTests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RecoveryLimit = TimeSpan.FromSeconds(180);
 
     [Fact]
     public async Task KillNineMidStep_SecondNodeFinishesTheRun_EachEffectReachesTheReceiverOnceByItsKey()
