@@ -34,7 +34,7 @@ public sealed class WorkflowCrashTests(ITestOutputHelper output)
         ], null, null, false), default);
 
         var runId = await workflows.RunNowAsync(owner, org.Slug, workflowId, default);
-        var slowReached = await Task.WhenAny(receiver.SlowReached, Task.Delay(TimeSpan.FromSeconds(60)));
+        var slowReached = await Task.WhenAny(receiver.SlowReached, Task.Delay(RecoveryLimit));
         Assert.True(slowReached == receiver.SlowReached, $"The run never reached its slow step. Node output:\n{first.Output}");
         var before = await workflows.RunAsync(owner, org.Slug, runId, default);
         Assert.Equal(RunStatus.Running, before.Run.Status);

@@ -139,7 +139,23 @@ public sealed class WorkflowNodes : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(folder, $"app-output-{_logName}-node{i + 1}.log"), _nodes[i].FullOutput);
         }
         await _services.DisposeAsync();
-        await _database.DisposeAsync();
+        try
+        {
+            await _database.DisposeAsync();
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            // Dropping the database can outlast its command timeout on a loaded machine: once more, after a pause.
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            try
+            {
+                await _database.DisposeAsync();
+            }
+            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.InvalidCatalogName)
+            {
+                // The first drop did finish after all.
+            }
+        }
         foreach (var path in _folders.Where(Directory.Exists))
         {
             Directory.Delete(path, recursive: true);
