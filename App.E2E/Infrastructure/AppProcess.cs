@@ -17,7 +17,8 @@ namespace AgentSpace.E2E.Infrastructure;
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    // Generous: on a loaded machine two nodes starting at once (the workflow cluster tests) take well over a minute.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan MigrateTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
@@ -56,6 +57,25 @@ public sealed class AppProcess : IAsyncDisposable
     public string Output => FullOutput is { Length: > 20_000 } all ? "…" + all[^20_000..] : FullOutput;
 
     public string FullOutput => _log.ToString();
+
+    /// <summary>The operating system's id of the app's process.</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>
+    /// Ends the process at once with SIGKILL, as a crash or <c>kill -9</c> would: no shutdown, no hosted service
+    /// stopped, nothing flushed. Returns once the process is gone.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        // Process.Kill sends SIGKILL on Unix.
+        _process.Kill(entireProcessTree: true);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
 
     public static string AppDll()
     {

@@ -72,7 +72,7 @@ public sealed class OutboxDelivery(
             kind = HttpKind;
             var url = WorkflowDefinition.RenderUrl(step.Url ?? "", outputs, input);
             var method = step.Method ?? "POST";
-            var body = method is "GET" or "DELETE" || step.Text.Length == 0 ? null : WorkflowDefinition.Render(step.Text, outputs, input, envelope: false);
+            var body = method is "GET" or "DELETE" || step.Text.Length == 0 ? null : WorkflowDefinition.RenderBody(step.Text, outputs, input);
             payload = JsonSerializer.Serialize(new HttpEffect(method, url, body, body is null ? null : LooksLikeJson(body) ? "application/json" : "text/plain; charset=utf-8"), Json);
         }
         return await operations.RunAsSystemAsync(organizationId, WorkflowRunner.SystemReason, async (w, t) =>
@@ -101,7 +101,17 @@ public sealed class OutboxDelivery(
     /// Delivers the message: claims it, sends it, records the outcome; retries a failed attempt up to
     /// <see cref="MaxAttempts"/> times. Waits while another node holds it. Returns what the receiver answered.
     /// </summary>
-    public async Task<Delivery> DeliverAsync(Guid organizationId, Guid messageId, CancellationToken ct)
+    public async Task<Delivery> DeliverAsync(Guid organizationId, Guid messageId, CancellationToken ct) =>
+        await DeliverAsync(organizationId, messageId, waitForHolder: true, ct) ?? throw new InvalidOperationException("A waiting delivery ends with an outcome.");
+
+    /// <summary>
+    /// As <see cref="DeliverAsync(Guid, Guid, CancellationToken)"/>, for the recovery sweep: returns null at once while
+    /// another node holds the message's lease, instead of waiting for it.
+    /// </summary>
+    public Task<Delivery?> TryDeliverAsync(Guid organizationId, Guid messageId, CancellationToken ct) =>
+        DeliverAsync(organizationId, messageId, waitForHolder: false, ct);
+
+    private async Task<Delivery?> DeliverAsync(Guid organizationId, Guid messageId, bool waitForHolder, CancellationToken ct)
     {
         while (true)
         {
@@ -112,6 +122,10 @@ public sealed class OutboxDelivery(
             }
             if (claim.Message is not { } message)
             {
+                if (!waitForHolder)
+                {
+                    return null;
+                }
                 // Another node holds it: wait for it to finish or for its lease to run out.
                 await Task.Delay(TimeSpan.FromMilliseconds(500), clock, ct);
                 continue;
@@ -154,7 +168,7 @@ public sealed class OutboxDelivery(
         operations.RunAsSystemAsync(organizationId, WorkflowRunner.SystemReason, async (w, t) =>
         {
             // Locked rows are skipped, not waited for: a node delivering it now holds the lock only for its claim.
-            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").FirstOrDefaultAsync(t);
+            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").Where(m => m.Id == messageId).FirstOrDefaultAsync(t);
             if (row is null)
             {
                 var exists = await w.Db.Outbox.AsNoTracking().AnyAsync(m => m.Id == messageId, t);
@@ -173,10 +187,51 @@ public sealed class OutboxDelivery(
             {
                 return new Claim(null, null, []);
             }
+            if (row.Attempts >= MaxAttempts)
+            {
+                // Its last attempt was cut short (the node delivering it stopped): no further attempt, and said so.
+                row.Status = OutboxStatus.Failed;
+                row.LastError = string.Create(CultureInfo.InvariantCulture,
+                    $"Given up after {MaxAttempts} attempts; the last one was interrupted and may have reached the receiver.");
+                row.Result ??= "Not delivered.";
+                w.Audit(WorkflowAuditActions.EffectDelivered, row.RunId.ToString(), new Dictionary<string, string?>
+                {
+                    ["kind"] = row.Kind,
+                    ["key"] = row.IdempotencyKey,
+                    ["attempt"] = row.Attempts.ToString(CultureInfo.InvariantCulture),
+                    ["error"] = row.LastError,
+                }, Audit.AuditOutcome.Failure);
+                return new Claim(null, new Delivery(false, row.Result, row.LastError), []);
+            }
             row.Attempts++;
             row.NextAttemptAt = now + Lease;
             var hosts = row.Kind == HttpKind ? await w.Db.WorkflowHttpHosts.AsNoTracking().Select(h => h.Host).ToListAsync(t) : [];
             return new Claim(row, null, hosts);
+        }, ct);
+
+    /// <summary>
+    /// Gives a pending message up without sending it (its run was cancelled before it went out), unless a node is
+    /// delivering it now. Returns whether it was given up.
+    /// </summary>
+    public Task<bool> AbandonAsync(Guid organizationId, Guid messageId, string reason, CancellationToken ct) =>
+        operations.RunAsSystemAsync(organizationId, WorkflowRunner.SystemReason, async (w, t) =>
+        {
+            var row = await w.Db.Outbox.FromSql($"select * from outbox where id = {messageId} for update skip locked").Where(m => m.Id == messageId).FirstOrDefaultAsync(t);
+            if (row is null || row.Status != OutboxStatus.Pending || row.Attempts > 0 && row.NextAttemptAt > clock.GetUtcNow())
+            {
+                return false;
+            }
+            row.Status = OutboxStatus.Failed;
+            row.LastError = reason;
+            row.Result ??= "Not delivered.";
+            w.Audit(WorkflowAuditActions.EffectDelivered, row.RunId.ToString(), new Dictionary<string, string?>
+            {
+                ["kind"] = row.Kind,
+                ["key"] = row.IdempotencyKey,
+                ["attempt"] = row.Attempts.ToString(CultureInfo.InvariantCulture),
+                ["error"] = reason,
+            }, Audit.AuditOutcome.Failure);
+            return true;
         }, ct);
 
     private async Task RecordAsync(Guid organizationId, OutboxMessage message, Delivery outcome, bool last, CancellationToken ct)

@@ -45,6 +45,7 @@ public sealed class WorkflowScheduleJob(WorkflowService workflows, ILogger<Workf
         var organizationId = WorkflowScheduler.IdOf(data, WorkflowScheduler.OrganizationKey);
         var workflowId = WorkflowScheduler.IdOf(data, WorkflowScheduler.WorkflowKey);
         var scheduled = context.ScheduledFireTimeUtc ?? context.FireTimeUtc;
+        logger.LogDebug("Schedule of workflow {WorkflowId} fired for {Scheduled} on {Node}", workflowId, WorkflowScheduler.Utc(scheduled), context.Scheduler.SchedulerInstanceId);
         try
         {
             await workflows.QueueScheduledRunAsync(organizationId, workflowId, scheduled, context.FireTimeUtc, cancellationToken);
@@ -60,12 +61,16 @@ public sealed class WorkflowScheduleJob(WorkflowService workflows, ILogger<Workf
 /// <summary>
 /// Starts this node's scheduler with the app (when <c>Workflows:Scheduler:Enabled</c>), in the background: the app
 /// serves (and reports itself not ready) while the database is away, and the scheduler joins the cluster once it can,
-/// trying again every 10 seconds. On shutdown it stops taking firings and waits for the runs in flight.
+/// trying again every 10 seconds. Once joined, it sweeps for what stopped nodes left behind (<see cref="WorkflowRecovery"/>)
+/// at once and then every <c>Workflows:Scheduler:SweepInterval</c>. On shutdown it stops taking firings and waits for
+/// the runs in flight.
 /// </summary>
 public sealed class WorkflowSchedulerHost(
     ISchedulerFactory factory,
+    IServiceScopeFactory scopes,
     Microsoft.Extensions.Options.IOptions<WorkflowSchedulerOptions> options,
     IConfiguration configuration,
+    TimeProvider clock,
     ILogger<WorkflowSchedulerHost> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -91,7 +96,7 @@ public sealed class WorkflowSchedulerHost(
                 var scheduler = await factory.GetScheduler(ct);
                 await scheduler.Start(ct);
                 _scheduler = scheduler;
-                return;
+                break;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -100,6 +105,42 @@ public sealed class WorkflowSchedulerHost(
             try
             {
                 await Task.Delay(TimeSpan.FromSeconds(10), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+        // Joined (Start returns after the first check-in, which also recovered the jobs of nodes that stopped): now what
+        // the scheduler cannot see — runs stored but never queued, runs whose job is gone, effects left pending.
+        await SweepAsync(ct);
+    }
+
+    private async Task SweepAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var sweep = await scope.ServiceProvider.GetRequiredService<WorkflowRecovery>().SweepAsync(ct);
+                if (sweep.Any)
+                {
+                    logger.LogWarning("Workflow recovery: {Queued} run(s) queued, {Failed} run(s) failed, {Sent} effect(s) sent, {GivenUp} effect(s) given up",
+                        sweep.RunsQueued, sweep.RunsFailed, sweep.EffectsSent, sweep.EffectsGivenUp);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Workflow recovery sweep failed; trying again in {Interval}", options.Value.SweepInterval);
+            }
+            try
+            {
+                await Task.Delay(options.Value.SweepInterval, clock, ct);
             }
             catch (OperationCanceledException)
             {

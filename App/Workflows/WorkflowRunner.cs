@@ -45,6 +45,15 @@ public sealed class WorkflowRunner(
                 return null;
             }
             var first = row.Attempts == 0;
+            if (!first)
+            {
+                // Taken up again: the attempt before this one is over (the scheduler recovers a run only from a node that
+                // stopped checking in, and never runs one run twice at once), so the lease it held on an effect it was
+                // delivering is released now rather than waited out. The effect goes again with the same key.
+                var now = clock.GetUtcNow();
+                await w.Db.Outbox.Where(m => m.RunId == runId && m.Status == OutboxStatus.Pending && m.Attempts > 0 && m.NextAttemptAt > now)
+                    .ExecuteUpdateAsync(u => u.SetProperty(m => m.NextAttemptAt, now), t);
+            }
             row.Status = RunStatus.Running;
             row.Attempts++;
             row.Node = node;
@@ -129,6 +138,13 @@ public sealed class WorkflowRunner(
     public Task FailAsync(Guid organizationId, Guid runId, string reason, CancellationToken ct) =>
         FinishAsync(organizationId, runId, RunStatus.Failed, reason, ct);
 
+    /// <summary>
+    /// Marks a run that was left running by a node that stopped, and that no node will take up again, as failed with
+    /// the reason shown; does nothing (and returns false) when the run is no longer running.
+    /// </summary>
+    public Task<bool> FailStrandedAsync(Guid organizationId, Guid runId, string reason, CancellationToken ct) =>
+        FinishAsync(organizationId, runId, RunStatus.Failed, reason, ct, onlyIfStatus: RunStatus.Running);
+
     private async Task<StepResult> RunStepAsync(Guid organizationId, string slug, Guid runId, int index, WorkflowStep step, Actor owner,
         IReadOnlyDictionary<string, string> outputs, string? input, CancellationToken ct)
     {
@@ -167,9 +183,11 @@ public sealed class WorkflowRunner(
             {
                 var message = await outbox.EnqueueAsync(organizationId, runId, index, step, outputs, input, ct);
                 var delivered = await outbox.DeliverAsync(organizationId, message, ct);
+                // A response body is kept, and seen by later steps, like any output: at most the output limit.
+                var result = WorkflowDefinition.Keep(delivered.Result);
                 return delivered.Sent
-                    ? new StepResult(delivered.Result, null, default)
-                    : new StepResult(delivered.Result, delivered.Error ?? "Not delivered.", default);
+                    ? new StepResult(result, null, default)
+                    : new StepResult(result, delivered.Error ?? "Not delivered.", default);
             }
             default:
                 throw new WorkflowRunException($"This run holds a step of an unknown kind ({step.Kind}).");
@@ -178,7 +196,8 @@ public sealed class WorkflowRunner(
 
     private async Task<StepResult> BoardroomStepAsync(string slug, WorkflowStep step, Actor owner, IReadOnlyDictionary<string, string> outputs, string? input, CancellationToken ct)
     {
-        var question = WorkflowDefinition.Render(step.Text, outputs, input, envelope: false);
+        // Earlier outputs and the webhook body reach the members' models inside the untrusted-content envelope, as in an agent step.
+        var question = WorkflowDefinition.Render(step.Text, outputs, input, envelope: true);
         if (question.Length > BoardroomLimits.MaxQuestion)
         {
             question = question[..BoardroomLimits.MaxQuestion];
@@ -239,13 +258,17 @@ public sealed class WorkflowRunner(
             row.CostUsd = usage.CostUsd;
         }, ct);
 
-    private async Task FinishAsync(Guid organizationId, Guid runId, string status, string? error, CancellationToken ct)
+    private async Task<bool> FinishAsync(Guid organizationId, Guid runId, string status, string? error, CancellationToken ct, string? onlyIfStatus = null)
     {
         // Written even when the node is going down: a run is never left running without a reason.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await operations.RunAsSystemAsync(organizationId, SystemReason, async (w, t) =>
+        return await operations.RunAsSystemAsync(organizationId, SystemReason, async (w, t) =>
         {
-            var run = await w.Db.WorkflowRuns.FirstAsync(r => r.Id == runId, t);
+            var run = await w.Db.WorkflowRuns.FromSql($"select * from workflow_runs where id = {runId} for update").Where(r => r.Id == runId).FirstAsync(t);
+            if (onlyIfStatus is not null && run.Status != onlyIfStatus)
+            {
+                return false;
+            }
             var steps = await w.Db.WorkflowRunSteps.Where(s => s.RunId == runId).ToListAsync(t);
             var now = clock.GetUtcNow();
             foreach (var step in steps.Where(s => s.Status is StepStatus.Pending or StepStatus.Running))
@@ -267,6 +290,7 @@ public sealed class WorkflowRunner(
                 ["cost_usd"] = run.CostUsd.ToString("0.000000", CultureInfo.InvariantCulture),
                 ["error"] = run.Error,
             }, status is RunStatus.Failed ? Audit.AuditOutcome.Failure : Audit.AuditOutcome.Success);
+            return true;
         }, timeout.Token);
     }
 

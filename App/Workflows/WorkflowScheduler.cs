@@ -40,6 +40,12 @@ public sealed class WorkflowSchedulerOptions
     /// unset: Quartz's default (it does). A run's job and trigger are keyed by the new run's id, so no two nodes store the same one.
     /// </summary>
     public bool? LockOnInsert { get; set; }
+
+    /// <summary>
+    /// How often this node looks, in every organization, for runs and effects a stopped node left behind
+    /// (<see cref="WorkflowRecovery"/>); it also looks once as soon as it has joined the cluster.
+    /// </summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>A cron expression and time zone that cannot be a schedule; the message is safe to show.</summary>

@@ -28,6 +28,7 @@ public static class WorkflowsServiceCollectionExtensions
                 "Workflows:Scheduler:MaxBatchSize must be between 1 and MaxConcurrency.")
             .Validate(o => o.BatchFireAheadWindow is null || o.BatchFireAheadWindow >= TimeSpan.Zero, "Workflows:Scheduler:BatchFireAheadWindow must not be negative.")
             .Validate(o => o.IdleWaitTime is null || o.IdleWaitTime >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:IdleWaitTime must be at least one second.")
+            .Validate(o => o.SweepInterval >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:SweepInterval must be at least one second.")
             .ValidateOnStart();
         services.AddOptions<WorkflowRunLimitOptions>()
             .BindConfiguration(WorkflowRunLimitOptions.Section)
@@ -93,6 +94,7 @@ public static class WorkflowsServiceCollectionExtensions
         services.AddScoped<OutboxDelivery>();
         services.AddScoped<WorkflowRunner>();
         services.AddScoped<WorkflowService>();
+        services.AddScoped<WorkflowRecovery>();
         services.AddOrgNavItem(new OrgNavItem("Workflows", "workflows", Icons.Material.Outlined.AccountTree, OrgRole.Viewer, 40));
         return services;
     }
