@@ -84,3 +84,39 @@ public sealed class WebhookEndpointTests(WebAppFactory app) : IClassFixture<WebA
         Assert.Equal(RunTriggers.Webhook, run.Trigger);
     }
 }
+
+/// <summary>The app with a small webhook call limit.</summary>
+public sealed class FewWebhookCallsAppFactory : WebAppFactory
+{
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Workflows:Limits:MaxWebhookCallsPerAddressPerMinute", "3");
+    }
+}
+
+/// <summary>A flood of calls to one webhook address from one client is answered 429 before anything is read.</summary>
+public sealed class WebhookRateLimitTests(FewWebhookCallsAppFactory app) : IClassFixture<FewWebhookCallsAppFactory>
+{
+    [Fact]
+    public async Task Post_MoreCallsThanTheLimitFromOneAddress_AreAnswered429WithRetryAfter_AnotherAddressPathIsNotHeldUp()
+    {
+        using var client = app.CreateClient();
+        var path = $"/hooks/nobody-{Guid.NewGuid():N}"[..30] + "/" + Guid.NewGuid().ToString("N");
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await client.PostAsync(path, new ByteArrayContent("{}"u8.ToArray()));
+            answers.Add(response.StatusCode);
+            if (i == 4)
+            {
+                Assert.Equal("60", response.Headers.GetValues("Retry-After").Single());
+                Assert.Contains("Too many calls to this webhook", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal([HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.NotFound, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], answers);
+        using var other = await client.PostAsync(path + "x", new ByteArrayContent("{}"u8.ToArray()));
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+}

@@ -43,6 +43,9 @@ public sealed class WorkflowRunLimitOptions
 
     public int MaxWorkflowsPerOrganization { get; set; } = 200;
 
+    /// <summary>Calls to one webhook address from one client address per minute; more are answered 429 before anything is read.</summary>
+    public int MaxWebhookCallsPerAddressPerMinute { get; set; } = 120;
+
     /// <summary>Workflows with their schedule on, per organization.</summary>
     public int MaxSchedulesPerOrganization { get; set; } = 50;
 }

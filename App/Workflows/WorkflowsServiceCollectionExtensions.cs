@@ -1,7 +1,9 @@
 using System.Text;
+using System.Threading.RateLimiting;
 using AgentSpace.Components.Layout;
 using AgentSpace.Identity;
 using AgentSpace.Tenancy;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using MudBlazor;
 using Npgsql;
@@ -30,6 +32,7 @@ public static class WorkflowsServiceCollectionExtensions
             .Validate(o => o.IdleWaitTime is null || o.IdleWaitTime >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:IdleWaitTime must be at least one second.")
             .Validate(o => o.SweepInterval >= TimeSpan.FromSeconds(1), "Workflows:Scheduler:SweepInterval must be at least one second.")
             .ValidateOnStart();
+        services.AddRateLimiter(o => o.AddPolicy<string, WebhookRateLimitPolicy>(WebhookRateLimitPolicy.Name));
         services.AddOptions<WorkflowRunLimitOptions>()
             .BindConfiguration(WorkflowRunLimitOptions.Section)
             .Validate(o => o.MaxActiveRunsPerOrganization >= 1 && o.MaxActiveRunsPerWorkflow >= 1 && o.MaxWorkflowsPerOrganization >= 1 && o.MaxSchedulesPerOrganization >= 0,
@@ -133,7 +136,36 @@ public static class WorkflowsServiceCollectionExtensions
             return answer.StatusCode == 202
                 ? Results.Json(new { run = answer.RunId, status = "queued" }, statusCode: 202)
                 : Results.Json(new { error = answer.Message }, statusCode: answer.StatusCode);
-        }).AllowAnonymous().DisableAntiforgery();
+        }).AllowAnonymous().DisableAntiforgery().RequireRateLimiting(WebhookRateLimitPolicy.Name);
         return app;
     }
+}
+
+/// <summary>
+/// Calls to one webhook address from one client address (its /64 for IPv6) per minute
+/// (<c>Workflows:Limits:MaxWebhookCallsPerAddressPerMinute</c>): a flood is answered 429 before the vault is opened,
+/// a run stored or a refusal audited.
+/// </summary>
+internal sealed class WebhookRateLimitPolicy(IOptions<WorkflowRunLimitOptions> options) : IRateLimiterPolicy<string>
+{
+    public const string Name = "workflow-webhooks";
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (context, ct) =>
+    {
+        var response = context.HttpContext.Response;
+        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        response.Headers.RetryAfter = "60";
+        response.Headers.CacheControl = "no-store";
+        await response.WriteAsJsonAsync(new { error = "Too many calls to this webhook from your address. Wait a minute and deliver it again." }, ct);
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext) =>
+        RateLimitPartition.GetFixedWindowLimiter(
+            Hosting.ClientAddress.Bucket(httpContext.Connection.RemoteIpAddress) + " " + httpContext.Request.Path.Value,
+            _ => new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = Math.Max(1, options.Value.MaxWebhookCallsPerAddressPerMinute),
+                Window = TimeSpan.FromMinutes(1),
+                QueueLimit = 0,
+            });
 }
