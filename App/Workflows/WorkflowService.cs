@@ -248,7 +248,7 @@ public sealed class WorkflowService(
 
     public async Task CancelAsync(Actor actor, OrgRef org, Guid runId, CancellationToken ct)
     {
-        var queued = await operations.RunAsync(actor, org, OrgRole.Member, "workflows.cancel", async (w, t) =>
+        await operations.RunAsync(actor, org, OrgRole.Member, "workflows.cancel", async (w, t) =>
         {
             var run = await w.Db.WorkflowRuns.FirstOrDefaultAsync(r => r.Id == runId, t) ?? throw new WorkflowNotFoundException("Run");
             if (RunStatus.IsFinal(run.Status))
@@ -257,10 +257,9 @@ public sealed class WorkflowService(
             }
             run.CancelRequested = true;
             w.Audit(WorkflowAuditActions.RunCancelRequested, run.Id.ToString(), new Dictionary<string, string?> { ["workflow"] = run.WorkflowName });
-            return run.Status == RunStatus.Queued;
+            return true;
         }, ct);
         live.Cancel(runId);
-        _ = queued;
     }
 
     public Task<IReadOnlyList<RunSummary>> RunsAsync(Actor actor, OrgRef org, Guid? workflowId, CancellationToken ct) =>
